@@ -1,0 +1,3 @@
+DROP TABLE user_regions;
+DROP TABLE users;
+DROP TABLE merchants;

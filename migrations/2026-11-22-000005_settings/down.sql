@@ -1,0 +1,1 @@
+DROP TABLE complaint_deadline_rules;

@@ -1,0 +1,8 @@
+//! Authentication (passwords, tokens, the caller extractor) and authorization (policy).
+
+pub mod extractor;
+pub mod jwt;
+pub mod password;
+pub mod policy;
+
+pub use extractor::CurrentUser;

@@ -1,0 +1,212 @@
+//! Who may do what, in one place. Decisions are pure: the caller loads the facts (the target's
+//! region, its merchant) and maps the decision to a response. Something outside a caller's
+//! jurisdiction is `Hidden` (answered 404), so that its existence does not leak.
+
+use crate::auth::CurrentUser;
+use crate::domain::region::RegionCode;
+use crate::domain::user::Role;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// The caller may know the thing exists but may not do this (403).
+    Forbidden(&'static str),
+    /// The caller may not know the thing exists (404).
+    Hidden,
+}
+
+impl Decision {
+    pub fn check(self) -> Result<(), AppError> {
+        match self {
+            Decision::Allow => Ok(()),
+            Decision::Forbidden(why) => Err(AppError::Forbidden(why)),
+            Decision::Hidden => Err(AppError::NotFound),
+        }
+    }
+}
+
+/// Whether `region` lies in the caller's jurisdiction (admins: everywhere; merchants: nowhere).
+pub fn in_jurisdiction(user: &CurrentUser, region: &RegionCode) -> bool {
+    match user.role {
+        Role::Admin => true,
+        Role::Regulator => user.jurisdiction.iter().any(|j| j.covers(region)),
+        Role::Merchant => false,
+    }
+}
+
+/// Reading a merchant's record: admins, regulators of its region, and the merchant itself.
+pub fn view_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
+    match user.role {
+        Role::Merchant if user.merchant_id == Some(merchant_id) => Decision::Allow,
+        _ if in_jurisdiction(user, region) => Decision::Allow,
+        _ => Decision::Hidden,
+    }
+}
+
+/// Changing a merchant's regulated data (licences, inspections, credit records…).
+pub fn manage_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
+    match user.role {
+        Role::Admin | Role::Regulator if in_jurisdiction(user, region) => Decision::Allow,
+        Role::Merchant if user.merchant_id == Some(merchant_id) => {
+            Decision::Forbidden("merchants cannot change regulated data")
+        }
+        _ => Decision::Hidden,
+    }
+}
+
+/// What a new account would be.
+pub struct NewAccount<'a> {
+    pub role: Role,
+    pub region_codes: &'a [RegionCode],
+    /// The region of the merchant a merchant login is for.
+    pub merchant_region: Option<&'a RegionCode>,
+}
+
+/// Creating an account: admins create anything; a regulator creates merchant logins for
+/// merchants in its jurisdiction; merchants create nothing.
+pub fn create_user(actor: &CurrentUser, new: &NewAccount<'_>) -> Decision {
+    match actor.role {
+        Role::Admin => Decision::Allow,
+        Role::Merchant => Decision::Forbidden("merchants cannot create accounts"),
+        Role::Regulator => {
+            if new.role != Role::Merchant {
+                return Decision::Forbidden("regulators can create only merchant logins");
+            }
+            match new.merchant_region {
+                Some(region) if in_jurisdiction(actor, region) => Decision::Allow,
+                _ => Decision::Hidden,
+            }
+        }
+    }
+}
+
+/// Reading an account: oneself; admins everyone; regulators the merchant logins of merchants in
+/// their jurisdiction.
+pub fn view_user(
+    actor: &CurrentUser,
+    target_id: i64,
+    target_role: Role,
+    target_merchant_region: Option<&RegionCode>,
+) -> Decision {
+    if actor.id == target_id || actor.role == Role::Admin {
+        return Decision::Allow;
+    }
+    match (actor.role, target_role, target_merchant_region) {
+        (Role::Regulator, Role::Merchant, Some(region)) if in_jurisdiction(actor, region) => {
+            Decision::Allow
+        }
+        _ => Decision::Hidden,
+    }
+}
+
+/// Administering the work calendar and other global settings.
+pub fn administer(actor: &CurrentUser) -> Decision {
+    if actor.role == Role::Admin {
+        Decision::Allow
+    } else {
+        Decision::Forbidden("only administrators may do this")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rc(s: &str) -> RegionCode {
+        RegionCode::parse(s).unwrap()
+    }
+    fn user(id: i64, role: Role, regions: &[&str], merchant: Option<i64>) -> CurrentUser {
+        CurrentUser::new(
+            id,
+            format!("u{id}"),
+            role,
+            regions.iter().map(|s| s.to_string()).collect(),
+            merchant,
+        )
+    }
+
+    #[test]
+    fn jurisdiction_prefecture_county_other() {
+        let pref = user(1, Role::Regulator, &["513200"], None);
+        let county = user(2, Role::Regulator, &["513230"], None);
+        let two = user(3, Role::Regulator, &["513230", "513231"], None);
+        let admin = user(4, Role::Admin, &[], None);
+        let shop = user(5, Role::Merchant, &[], Some(77));
+        let rangtang = rc("513230");
+        let aba_county = rc("513231");
+        let elsewhere = rc("510104");
+        assert!(in_jurisdiction(&pref, &rangtang));
+        assert!(in_jurisdiction(&pref, &aba_county));
+        assert!(!in_jurisdiction(&pref, &elsewhere));
+        assert!(in_jurisdiction(&county, &rangtang));
+        assert!(!in_jurisdiction(&county, &aba_county));
+        assert!(in_jurisdiction(&two, &aba_county));
+        assert!(in_jurisdiction(&admin, &elsewhere));
+        assert!(!in_jurisdiction(&shop, &rangtang));
+
+        assert_eq!(view_merchant(&county, 9, &aba_county), Decision::Hidden);
+        assert_eq!(view_merchant(&shop, 77, &rangtang), Decision::Allow);
+        assert_eq!(view_merchant(&shop, 78, &rangtang), Decision::Hidden);
+        assert_eq!(manage_merchant(&pref, 9, &rangtang), Decision::Allow);
+        assert!(matches!(
+            manage_merchant(&shop, 77, &rangtang),
+            Decision::Forbidden(_)
+        ));
+        assert_eq!(manage_merchant(&shop, 78, &rangtang), Decision::Hidden);
+    }
+
+    #[test]
+    fn account_creation() {
+        let county = user(2, Role::Regulator, &["513230"], None);
+        let admin = user(4, Role::Admin, &[], None);
+        let shop = user(5, Role::Merchant, &[], Some(77));
+        let here = rc("513230");
+        let there = rc("513231");
+        let merchant_here = NewAccount {
+            role: Role::Merchant,
+            region_codes: &[],
+            merchant_region: Some(&here),
+        };
+        let merchant_there = NewAccount {
+            merchant_region: Some(&there),
+            ..merchant_here
+        };
+        let regs = [here.clone()];
+        let regulator = NewAccount {
+            role: Role::Regulator,
+            region_codes: &regs,
+            merchant_region: None,
+        };
+        assert_eq!(create_user(&county, &merchant_here), Decision::Allow);
+        assert_eq!(create_user(&county, &merchant_there), Decision::Hidden);
+        assert!(matches!(
+            create_user(&county, &regulator),
+            Decision::Forbidden(_)
+        ));
+        assert_eq!(create_user(&admin, &regulator), Decision::Allow);
+        assert!(matches!(
+            create_user(&shop, &merchant_here),
+            Decision::Forbidden(_)
+        ));
+
+        assert_eq!(
+            view_user(&county, 9, Role::Merchant, Some(&here)),
+            Decision::Allow
+        );
+        assert_eq!(
+            view_user(&county, 9, Role::Merchant, Some(&there)),
+            Decision::Hidden
+        );
+        assert_eq!(
+            view_user(&county, 9, Role::Regulator, None),
+            Decision::Hidden
+        );
+        assert_eq!(
+            view_user(&county, 2, Role::Regulator, None),
+            Decision::Allow
+        );
+        assert!(matches!(administer(&county), Decision::Forbidden(_)));
+        assert_eq!(administer(&admin), Decision::Allow);
+    }
+}

@@ -1,0 +1,162 @@
+//! Fixed-window counters for rate limits: in Redis (shared by all app instances) when it is
+//! reachable, in process otherwise.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::RedisStore;
+
+/// A limit: at most `max` events per `window`, per key.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub name: &'static str,
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// 5 failed logins per username and client IP in 15 minutes.
+pub const LOGIN_FAILURES: Limit = Limit {
+    name: "login",
+    max: 5,
+    window: Duration::from_secs(15 * 60),
+};
+
+#[derive(Clone, Copy)]
+struct Window {
+    count: u32,
+    expires: Instant,
+}
+
+pub struct RateLimiter {
+    redis: Option<Arc<RedisStore>>,
+    local: moka::future::Cache<String, Window>,
+}
+
+impl RateLimiter {
+    pub fn new(redis: Option<Arc<RedisStore>>) -> Self {
+        Self {
+            redis,
+            local: moka::future::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+        }
+    }
+
+    fn key(limit: &Limit, key: &str) -> String {
+        format!("rl:{}:{}", limit.name, key)
+    }
+
+    /// `Some(seconds until the window ends)` when the limit is already reached.
+    pub async fn blocked(&self, limit: &Limit, key: &str) -> Option<u64> {
+        let k = Self::key(limit, key);
+        if let Some(redis) = &self.redis {
+            let rk = redis.key(&k);
+            let got = redis
+                .run(|mut c| async move {
+                    redis::pipe()
+                        .get(&rk)
+                        .ttl(&rk)
+                        .query_async::<(Option<u32>, i64)>(&mut c)
+                        .await
+                })
+                .await;
+            if let Some((count, ttl)) = got {
+                return (count.unwrap_or(0) >= limit.max).then(|| ttl.max(1) as u64);
+            }
+        }
+        let now = Instant::now();
+        match self.local.get(&k).await {
+            Some(w) if w.expires > now && w.count >= limit.max => {
+                Some((w.expires - now).as_secs().max(1))
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts one event; returns the count in the current window.
+    pub async fn hit(&self, limit: &Limit, key: &str) -> u32 {
+        let k = Self::key(limit, key);
+        if let Some(redis) = &self.redis {
+            let rk = redis.key(&k);
+            let secs = limit.window.as_secs().max(1);
+            let got = redis
+                .run(|mut c| async move {
+                    // SET NX starts the window with its expiry; INCR counts within it.
+                    redis::pipe()
+                        .atomic()
+                        .cmd("SET")
+                        .arg(&rk)
+                        .arg(0)
+                        .arg("EX")
+                        .arg(secs)
+                        .arg("NX")
+                        .ignore()
+                        .incr(&rk, 1)
+                        .query_async::<(u32,)>(&mut c)
+                        .await
+                })
+                .await;
+            if let Some((count,)) = got {
+                return count;
+            }
+        }
+        let window = limit.window;
+        let entry = self
+            .local
+            .entry(k)
+            .and_upsert_with(|old| async move {
+                let now = Instant::now();
+                match old.map(|e| e.into_value()) {
+                    Some(w) if w.expires > now => Window {
+                        count: w.count + 1,
+                        expires: w.expires,
+                    },
+                    _ => Window {
+                        count: 1,
+                        expires: now + window,
+                    },
+                }
+            })
+            .await;
+        entry.into_value().count
+    }
+
+    /// Clears the counter (e.g. after a successful login).
+    pub async fn reset(&self, limit: &Limit, key: &str) {
+        let k = Self::key(limit, key);
+        if let Some(redis) = &self.redis {
+            let rk = redis.key(&k);
+            redis
+                .run(|mut c| async move { redis::cmd("DEL").arg(&rk).query_async::<()>(&mut c).await })
+                .await;
+        }
+        self.local.invalidate(&k).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_window_counts_and_blocks() {
+        let limiter = RateLimiter::new(None);
+        let limit = Limit {
+            name: "t",
+            max: 3,
+            window: Duration::from_millis(300),
+        };
+        for i in 1..=3 {
+            assert_eq!(limiter.blocked(&limit, "k").await, None);
+            assert_eq!(limiter.hit(&limit, "k").await, i);
+        }
+        assert!(limiter.blocked(&limit, "k").await.is_some());
+        assert_eq!(limiter.blocked(&limit, "other").await, None);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(limiter.blocked(&limit, "k").await, None, "window expired");
+        assert_eq!(limiter.hit(&limit, "k").await, 1);
+        limiter.reset(&limit, "k").await;
+        assert_eq!(limiter.hit(&limit, "k").await, 1);
+    }
+}

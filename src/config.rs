@@ -1,0 +1,201 @@
+//! Settings from the environment. Secrets are wrapped so that `Debug` never prints them.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rand::RngCore;
+
+/// A value that must never reach a log line.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// PostgreSQL URL (contains a password in production).
+    pub database_url: Secret,
+    pub database_pool_size: usize,
+    /// Redis URL; `None` runs with in-process cache, counters and rate limits.
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key, so that several deployments (or test runs) share one Redis.
+    pub redis_prefix: String,
+    pub bind: String,
+    /// Base of the public URLs printed on QR codes, e.g. `https://ma.example.gov.cn`.
+    pub public_base_url: String,
+    pub jwt_secret: Secret,
+    pub jwt_ttl: Duration,
+    pub log_format: LogFormat,
+    /// Peers whose `X-Forwarded-For` is believed (the reverse proxy); nobody else's is.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+/// Shortest accepted `JWT_SECRET` (bytes): HS256 keys shorter than the hash are weak.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Reads the environment. `dev` (the `--demo` flag) allows a missing `JWT_SECRET`: a random
+    /// one is generated and a warning logged, so tokens do not survive a restart.
+    pub fn from_env(dev: bool) -> anyhow::Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok(), dev)
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, dev: bool) -> anyhow::Result<Self> {
+        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let database_url = nonempty("DATABASE_URL").context(
+            "DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/yidianyima)",
+        )?;
+        let bind = nonempty("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let public_base_url = nonempty("PUBLIC_BASE_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let jwt_secret = match nonempty("JWT_SECRET") {
+            Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => s,
+            Some(_) => bail!("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+            None if dev => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random secret for this run (demo/dev only); \
+                     tokens will not survive a restart"
+                );
+                random_secret()
+            }
+            None => bail!("JWT_SECRET is required (at least {MIN_JWT_SECRET_BYTES} bytes) unless running with --demo"),
+        };
+        let jwt_ttl = match nonempty("JWT_TTL_SECONDS") {
+            Some(v) => Duration::from_secs(
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|s| (60..=7 * 24 * 3600).contains(s))
+                    .context("JWT_TTL_SECONDS must be a number of seconds between 60 and 604800")?,
+            ),
+            None => Duration::from_secs(8 * 3600),
+        };
+        let log_format = match nonempty("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("LOG_FORMAT must be text or json, not {other:?}"),
+        };
+        let database_pool_size = match nonempty("DATABASE_POOL_SIZE") {
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .context("DATABASE_POOL_SIZE must be between 1 and 500")?,
+            None => 16,
+        };
+        let trusted_proxies = nonempty("TRUSTED_PROXIES")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<IpAddr>()
+                            .with_context(|| format!("TRUSTED_PROXIES: {s:?} is not an IP address"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let workers = match nonempty("WORKERS") {
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .context("WORKERS must be between 1 and 256")?,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            database_pool_size,
+            redis_url: nonempty("REDIS_URL").map(Secret::new),
+            redis_prefix: nonempty("REDIS_PREFIX").unwrap_or_else(|| "ydym:".to_owned()),
+            bind,
+            public_base_url,
+            jwt_secret: Secret::new(jwt_secret),
+            jwt_ttl,
+            log_format,
+            trusted_proxies,
+            workers,
+        })
+    }
+}
+
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)], dev: bool) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned(), dev)
+    }
+
+    #[test]
+    fn defaults_and_requirements() {
+        assert!(settings(&[], true).is_err(), "DATABASE_URL required");
+        let db = ("DATABASE_URL", "postgres://u:hunter2@h/db");
+        assert!(
+            settings(&[db], false).is_err(),
+            "JWT_SECRET required outside dev"
+        );
+        assert!(settings(&[db, ("JWT_SECRET", "short")], false).is_err());
+        let s = settings(&[db], true).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.jwt_ttl, Duration::from_secs(28800));
+        assert!(s.redis_url.is_none());
+        assert_eq!(s.jwt_secret.expose().len(), 64);
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains("hunter2"),
+            "secrets never printed: {printed}"
+        );
+        assert!(!printed.contains(s.jwt_secret.expose()));
+        assert!(settings(&[db, ("LOG_FORMAT", "xml")], true).is_err());
+        assert!(settings(&[db, ("TRUSTED_PROXIES", "10.0.0.1, nope")], true).is_err());
+        let s = settings(
+            &[
+                db,
+                ("TRUSTED_PROXIES", "10.0.0.1, ::1"),
+                ("PUBLIC_BASE_URL", "https://x.cn/"),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert_eq!(s.public_base_url, "https://x.cn");
+    }
+}

@@ -1,0 +1,14 @@
+//! yidianyima — 一店一码 (one shop, one code): a market-supervision bureau's merchant credit
+//! QR platform. See README.md for the architecture.
+
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,16 @@
+//! Administrative divisions (GB/T 2260).
+
+use actix_web::{get, web};
+
+use crate::db;
+use crate::db::regions::Region;
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// Every region known to this deployment.
+#[utoipa::path(tag = "regions", responses((status = 200, body = Vec<Region>)))]
+#[get("/regions")]
+pub async fn list(state: web::Data<AppState>) -> AppResult<web::Json<Vec<Region>>> {
+    let mut conn = state.pool.get().await?;
+    Ok(web::Json(db::regions::list(&mut conn).await?))
+}

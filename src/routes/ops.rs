@@ -1,0 +1,126 @@
+//! Liveness and readiness.
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpResponse};
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// 200 while the process runs.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> web::Json<Health> {
+    web::Json(Health { status: "ok" })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Dependency {
+    /// `up`, `down`, or `disabled` (Redis not configured).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` when PostgreSQL answers (Redis is optional: the service degrades without it).
+    pub status: &'static str,
+    pub postgres: Dependency,
+    pub redis: Dependency,
+}
+
+async fn check_postgres(state: &AppState) -> Dependency {
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(2), async {
+        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match result {
+        Ok(Ok(_)) => Dependency {
+            status: "up",
+            latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
+            error: None,
+        },
+        Ok(Err(e)) => Dependency {
+            status: "down",
+            latency_ms: None,
+            error: Some(sanitize(&e)),
+        },
+        Err(_) => Dependency {
+            status: "down",
+            latency_ms: None,
+            error: Some("timed out".to_owned()),
+        },
+    }
+}
+
+/// Connection errors can quote the URL; keep only the first line and no credentials.
+fn sanitize(e: &str) -> String {
+    let line = e.lines().next().unwrap_or("error");
+    if line.contains("://") {
+        "connection failed".to_owned()
+    } else {
+        line.chars().take(200).collect()
+    }
+}
+
+/// 200 when PostgreSQL answers, 503 (with `Retry-After`) when it does not; Redis is reported.
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, body = Readiness),
+    (status = 503, body = Readiness, description = "PostgreSQL is down")
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let redis = async {
+        match &state.redis {
+            None => Dependency {
+                status: "disabled",
+                latency_ms: None,
+                error: None,
+            },
+            Some(r) => match r.ping().await {
+                Ok(d) => Dependency {
+                    status: "up",
+                    latency_ms: Some(d.as_secs_f64() * 1000.0),
+                    error: None,
+                },
+                Err(e) => Dependency {
+                    status: "down",
+                    latency_ms: None,
+                    error: Some(sanitize(&e)),
+                },
+            },
+        }
+    };
+    let (postgres, redis) = tokio::join!(check_postgres(&state), redis);
+    let ready = postgres.status == "up";
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        postgres,
+        redis,
+    };
+    let mut resp = if ready {
+        HttpResponse::Ok()
+    } else {
+        let mut r = HttpResponse::ServiceUnavailable();
+        r.insert_header((header::RETRY_AFTER, "5"));
+        r
+    };
+    resp.insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}

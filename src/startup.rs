@@ -1,0 +1,147 @@
+//! Builds the HTTP application: routes, middleware, error mapping, OpenAPI. Binds first, so
+//! that tests can ask for port 0 and learn the port.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use tracing_actix_web::TracingLogger;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Settings;
+use crate::error::{self, Problem};
+use crate::routes::{api, ops};
+use crate::state::AppState;
+
+/// JSON bodies: 1 MiB (uploads get their own, larger limit).
+pub const JSON_LIMIT: usize = 1 << 20;
+/// Any body: 20 MiB (photo uploads).
+pub const PAYLOAD_LIMIT: usize = 20 << 20;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "yidianyima 一店一码 API",
+        description = "Merchant credit QR platform of a market-supervision bureau. Errors are \
+                       application/problem+json (RFC 9457) with `code` and, for validation, `errors`.",
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(Problem))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
+        let state = web::Data::new(AppState::new(settings)?);
+        Self::with_listener(state, listener)
+    }
+
+    pub fn with_listener(
+        state: web::Data<AppState>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let prometheus = PrometheusMetricsBuilder::new("yidianyima")
+            .endpoint("/metrics")
+            .exclude_regex("^/swagger-ui")
+            .mask_unmatched_patterns("UNMATCHED")
+            .build()
+            .map_err(|e| anyhow::anyhow!("metrics setup failed: {e}"))?;
+        let workers = state.settings.workers;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(app_state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(JSON_LIMIT)
+                        .error_handler(error::json_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .app_data(web::PayloadConfig::new(PAYLOAD_LIMIT))
+                .service(ops::healthz)
+                .service(ops::readyz)
+                .service(
+                    scope::scope("/api/v1")
+                        .service(api::auth::login)
+                        .service(api::auth::me)
+                        .service(api::users::create)
+                        .service(api::users::get)
+                        .service(api::regions::list)
+                        // before `/calendar/{year}`, which would otherwise match it
+                        .service(api::calendar::add_working_days)
+                        .service(api::calendar::get_year)
+                        .service(api::calendar::put_year),
+                )
+                .split_for_parts();
+            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))
+                .wrap(ErrorHandlers::new().default_handler(error::problemize))
+                .wrap(prometheus.clone())
+                .wrap(TracingLogger::default())
+        })
+        .workers(workers)
+        .on_connect(|conn, _ext| {
+            // Small responses must not wait for the client's delayed ACK (Nagle).
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}

@@ -1,0 +1,36 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use crate::auth::jwt::JwtKeys;
+use crate::cache::{RateLimiter, RedisStore};
+use crate::config::Settings;
+use crate::db::DbPool;
+
+pub struct AppState {
+    pub pool: DbPool,
+    /// `None` when `REDIS_URL` is unset.
+    pub redis: Option<Arc<RedisStore>>,
+    pub limiter: RateLimiter,
+    pub jwt: JwtKeys,
+    pub settings: Settings,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> anyhow::Result<Self> {
+        let pool = crate::db::pool(&settings)?;
+        let redis = settings
+            .redis_url
+            .as_ref()
+            .map(|url| RedisStore::new(url, &settings.redis_prefix))
+            .transpose()?
+            .map(Arc::new);
+        Ok(Self {
+            pool,
+            limiter: RateLimiter::new(redis.clone()),
+            redis,
+            jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes(), settings.jwt_ttl),
+            settings,
+        })
+    }
+}
