@@ -209,6 +209,10 @@ impl ResponseError for AppError {
             } => Some(*retry_after_secs),
             _ => None,
         };
+        if matches!(self, AppError::Unauthorized(_)) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(secs) = retry {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
@@ -328,4 +332,14 @@ pub fn problemize<B: MessageBody + 'static>(
     }
     let res: ServiceResponse<EitherBody<B>> = ServiceResponse::new(req, resp).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// The answer for a request no route took: 405 when the path exists under another method,
+/// 404 otherwise.
+pub async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
+    if req.resource_map().has_resource(req.path()) {
+        Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
+    } else {
+        Problem::for_status(StatusCode::NOT_FOUND).into_response()
+    }
 }

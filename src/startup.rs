@@ -108,6 +108,7 @@ impl Application {
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))
+                .default_service(web::to(error::no_route))
                 .wrap(ErrorHandlers::new().default_handler(error::problemize))
                 .wrap(prometheus.clone())
                 .wrap(TracingLogger::default())

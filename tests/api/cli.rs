@@ -1,0 +1,223 @@
+//! The `yidianyima` binary's account and region commands against a test schema.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use yidianyima::db;
+
+use crate::helpers::spawn_app;
+
+fn run(database_url: &str, args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yidianyima"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn user_create_and_passwd_from_the_command_line() {
+    let app = spawn_app().await;
+    let url = app.database_url.clone();
+    let (ok, out) = run(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "li.si",
+            "--role",
+            "regulator",
+            "--region",
+            "513230",
+            "--region",
+            "513231",
+            "--password-stdin",
+        ],
+        "first-password-1\n",
+    );
+    assert!(ok, "{out}");
+    let resp = app.login("li.si", "first-password-1").await;
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = app
+        .get_as(&token, "/api/v1/auth/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["region_codes"], serde_json::json!(["513230", "513231"]));
+
+    // rules are the API's rules
+    let (ok, out) = run(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "li.si",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "another-password\n",
+    );
+    assert!(!ok && out.contains("taken"), "{out}");
+    let (ok, out) = run(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "wang",
+            "--role",
+            "regulator",
+            "--password-stdin",
+        ],
+        "another-password\n",
+    );
+    assert!(!ok && out.contains("--region"), "{out}");
+    let (ok, out) = run(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "wang",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!ok && out.contains("at least 8"), "{out}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out) = run(
+        &url,
+        &["user", "passwd", "--username", "LI.SI", "--password-stdin"],
+        "second-password-2\n",
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        app.get_as(&token, "/api/v1/auth/me").await.status(),
+        401,
+        "old token ended"
+    );
+    assert_eq!(app.login("li.si", "first-password-1").await.status(), 401);
+    assert_eq!(app.login("li.si", "second-password-2").await.status(), 200);
+
+    let mut conn = app.conn().await;
+    let id = me["id"].to_string();
+    let audit = db::audit::for_entity(&mut conn, "user", &id).await.unwrap();
+    let actions: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor_label.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![("user.create", "cli"), ("user.set_password", "cli")]
+    );
+}
+
+#[tokio::test]
+async fn merchant_login_by_uscc_and_regions_load() {
+    let app = spawn_app().await;
+    let url = app.database_url.clone();
+    let shop = app.merchant_in("513225").await;
+    let (ok, out) = run(
+        &url,
+        &[
+            "user",
+            "create",
+            "--username",
+            "jzg-shop",
+            "--role",
+            "merchant",
+            "--merchant",
+            &shop.uscc.to_lowercase(),
+            "--password-stdin",
+        ],
+        "shop-password-1\n",
+    );
+    assert!(ok, "{out}");
+    let resp = app.login("jzg-shop", "shop-password-1").await;
+    let token = resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me: Value = app
+        .get_as(&token, "/api/v1/auth/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["merchant_id"], shop.id);
+
+    // another prefecture, loaded as data
+    let dir = std::env::temp_dir().join(format!("{}-regions.csv", app.schema));
+    std::fs::write(
+        &dir,
+        "code,name,parent_code\n513300,甘孜藏族自治州,\n513301,康定市,513300\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&url, &["regions", "load", dir.to_str().unwrap()], "");
+    assert!(ok, "{out}");
+    let regions: Vec<Value> = app
+        .client
+        .get(app.url("/api/v1/regions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(regions.len(), 16);
+    assert!(regions
+        .iter()
+        .any(|r| r["code"] == "513301" && r["parent_code"] == "513300"));
+
+    // a bad row loads nothing
+    std::fs::write(
+        &dir,
+        "code,name,parent_code\n513400,凉山彝族自治州,\n51340X,坏,513400\n",
+    )
+    .unwrap();
+    let (ok, out) = run(&url, &["regions", "load", dir.to_str().unwrap()], "");
+    assert!(!ok && out.contains("line 3"), "{out}");
+    let n = app
+        .client
+        .get(app.url("/api/v1/regions"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<Value>>()
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(n, 16);
+    let _ = std::fs::remove_file(dir);
+}

@@ -1,0 +1,354 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::web;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use yidianyima::config::{LogFormat, Secret, Settings};
+use yidianyima::db;
+use yidianyima::db::audit::Actor;
+use yidianyima::db::merchants::{MerchantRef, NewMerchant};
+use yidianyima::db::users::NewUser;
+use yidianyima::domain::user::Role;
+use yidianyima::startup::Application;
+use yidianyima::state::AppState;
+
+/// Every test app lives in this database (created if missing), in a schema of its own.
+const TEST_DB: &str = "yidianyima_test";
+
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Creates the test database once per process and sweeps schemas left by crashed runs.
+async fn prepare_database() {
+    static READY: OnceCell<()> = OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", server_url()))
+                .await
+                .expect("PostgreSQL must be running (see README)");
+            // Concurrent test processes may race here; "already exists" is fine.
+            let _ = diesel::sql_query(format!("CREATE DATABASE {TEST_DB}"))
+                .execute(&mut admin)
+                .await;
+            let mut conn = AsyncPgConnection::establish(&format!("{}/{TEST_DB}", server_url()))
+                .await
+                .expect("test database");
+            #[derive(diesel::QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                nspname: String,
+            }
+            let names: Vec<Name> =
+                diesel::sql_query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'test\\_%'")
+                    .load(&mut conn)
+                    .await
+                    .expect("list schemas");
+            let cutoff = now_secs().saturating_sub(3600);
+            for n in names {
+                let born: u64 = n
+                    .nspname
+                    .split('_')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                if born < cutoff {
+                    let _ =
+                        diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", n.nspname))
+                            .execute(&mut conn)
+                            .await;
+                }
+            }
+        })
+        .await;
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn unique_name() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "test_{}_{}_{}",
+        now_secs(),
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh, empty schema; returns (schema, URL whose connections use it).
+pub async fn fresh_schema() -> (String, String) {
+    prepare_database().await;
+    let schema = unique_name();
+    let mut conn = AsyncPgConnection::establish(&format!("{}/{TEST_DB}", server_url()))
+        .await
+        .unwrap();
+    diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/{TEST_DB}?options=-c%20search_path%3D{schema}",
+        server_url()
+    );
+    (schema, url)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    pub schema: String,
+    pub database_url: String,
+    pub redis_prefix: String,
+    counter: AtomicU64,
+}
+
+pub struct AppOptions {
+    pub redis_url: Option<String>,
+    pub redis_prefix: Option<String>,
+    pub database_url: Option<String>,
+    pub migrate: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            redis_url: Some(redis_url()),
+            redis_prefix: None,
+            database_url: None,
+            migrate: true,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
+    let (schema, url) = fresh_schema().await;
+    let database_url = opts.database_url.unwrap_or(url);
+    if opts.migrate {
+        db::migrations::run_pending(&database_url)
+            .await
+            .expect("migrations");
+    }
+    let redis_prefix = opts.redis_prefix.unwrap_or_else(|| format!("{schema}:"));
+    let settings = Settings {
+        database_url: Secret::new(database_url.clone()),
+        database_pool_size: 4,
+        redis_url: opts.redis_url.map(Secret::new),
+        redis_prefix: redis_prefix.clone(),
+        bind: "127.0.0.1:0".into(),
+        public_base_url: "http://shop.test".into(),
+        jwt_secret: Secret::new(yidianyima::config::random_secret()),
+        jwt_ttl: Duration::from_secs(8 * 3600),
+        log_format: LogFormat::Text,
+        trusted_proxies: vec![],
+        workers: 1,
+    };
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state,
+        schema,
+        database_url,
+        redis_prefix,
+        counter: AtomicU64::new(0),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        let prefix = self.redis_prefix.clone();
+        // Drop cannot await; clean up on a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(mut conn) =
+                    AsyncPgConnection::establish(&format!("{}/{TEST_DB}", server_url())).await
+                {
+                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                }
+                if let Ok(client) = redis::Client::open(redis_url()) {
+                    if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{prefix}*"))
+                            .query_async(&mut c)
+                            .await
+                            .unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> =
+                                redis::cmd("DEL").arg(keys).query_async(&mut c).await;
+                        }
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A user made for a test, with a token ready to use.
+pub struct TestUser {
+    pub id: i64,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    fn next(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub async fn conn(&self) -> db::DbConn {
+        self.state.pool.get().await.unwrap()
+    }
+
+    /// Creates a user directly in the database (as the CLI would) and issues a token.
+    pub async fn user(&self, role: Role, regions: &[&str], merchant_id: Option<i64>) -> TestUser {
+        let username = format!("{}-{}", role.as_str(), self.next());
+        let password = format!("pw-{username}-long-enough");
+        let pw = password.clone();
+        let hash = tokio::task::spawn_blocking(move || yidianyima::auth::password::hash(&pw))
+            .await
+            .unwrap()
+            .unwrap();
+        let codes: Vec<String> = regions.iter().map(|s| s.to_string()).collect();
+        let mut conn = self.conn().await;
+        let row = db::users::create_audited(
+            &mut conn,
+            &Actor::cli(),
+            &NewUser {
+                username: &username,
+                password_hash: &hash,
+                role: role.as_str(),
+                merchant_id,
+            },
+            &codes,
+        )
+        .await
+        .unwrap();
+        let token = self
+            .state
+            .jwt
+            .issue(row.id, role, chrono::Utc::now())
+            .unwrap();
+        TestUser {
+            id: row.id,
+            username,
+            password,
+            token,
+        }
+    }
+
+    pub async fn admin(&self) -> TestUser {
+        self.user(Role::Admin, &[], None).await
+    }
+
+    pub async fn regulator(&self, regions: &[&str]) -> TestUser {
+        self.user(Role::Regulator, regions, None).await
+    }
+
+    /// A merchant in `region` (the registry's core row).
+    pub async fn merchant_in(&self, region: &str) -> MerchantRef {
+        let n = self.next();
+        let uscc = format!("91{region}{:09}X", 100_000_000 + n);
+        let mut conn = self.conn().await;
+        db::merchants::insert(
+            &mut conn,
+            &NewMerchant {
+                uscc: &uscc,
+                name: &format!("测试商户{n}"),
+                region_code: region,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(ct, "application/problem+json", "content type");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], code, "problem code in {body}");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+    body
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary: the real application on port 0, against real PostgreSQL
+//! (a schema of its own per app) and Redis (a key prefix of its own per app).
+
+mod auth;
+mod calendar;
+mod cli;
+mod errors;
+mod helpers;
+mod migrations;
+mod ops;
+mod users;

@@ -1,0 +1,182 @@
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, spawn_app_with, AppOptions};
+
+#[tokio::test]
+async fn healthz_and_readyz_with_everything_up() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["postgres"]["status"], "up");
+    assert_eq!(body["redis"]["status"], "up");
+}
+
+#[tokio::test]
+async fn readyz_is_200_with_redis_unreachable_and_says_so() {
+    let app = spawn_app_with(AppOptions {
+        redis_url: Some("redis://127.0.0.1:1".into()),
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["postgres"]["status"], "up");
+    assert_eq!(body["redis"]["status"], "down");
+    // and the API keeps working
+    let admin = app.admin().await;
+    assert_eq!(
+        app.login(&admin.username, &admin.password).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn readyz_without_redis_configured_reports_disabled() {
+    let app = spawn_app_with(AppOptions {
+        redis_url: None,
+        ..AppOptions::default()
+    })
+    .await;
+    let body: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["redis"]["status"], "disabled");
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_postgres_is_unreachable() {
+    let app = spawn_app_with(AppOptions {
+        database_url: Some("postgres://postgres:secret-pw@127.0.0.1:1/none".into()),
+        migrate: false,
+        ..AppOptions::default()
+    })
+    .await;
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("secret-pw"), "no credentials leak: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["postgres"]["status"], "down");
+    // the API answers 503 problem+json, not 500
+    let resp = app.login("anyone", "whatever-pw").await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    // liveness is unaffected
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        app.client
+            .get(app.url("/api/v1/regions"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("yidianyima_http_requests_total")
+                && l.contains("endpoint=\"/api/v1/regions\"")
+                && l.contains("status=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no counter for /api/v1/regions in\n{text}"));
+    assert!(line.ends_with(" 3"), "{line}");
+    assert!(text.contains("yidianyima_http_requests_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/me", "get"),
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{id}", "get"),
+        ("/api/v1/regions", "get"),
+        ("/api/v1/calendar/{year}", "get"),
+        ("/api/v1/calendar/{year}", "put"),
+        ("/api/v1/calendar/add-working-days", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path}"
+        );
+    }
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    let resp = app
+        .client
+        .get(app.url("/swagger-ui/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("swagger"), "Swagger UI page");
+    assert!(
+        !html.contains("https://"),
+        "no external resources in the Swagger UI page"
+    );
+}
+
+#[tokio::test]
+async fn regions_are_the_seeded_prefecture_and_its_thirteen_counties() {
+    let app = spawn_app().await;
+    let regions: Vec<Value> = app
+        .client
+        .get(app.url("/api/v1/regions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(regions.len(), 14);
+    assert_eq!(regions[0]["code"], "513200");
+    assert_eq!(regions[0]["name"], "阿坝藏族羌族自治州");
+    let counties: Vec<&Value> = regions
+        .iter()
+        .filter(|r| r["parent_code"] == "513200")
+        .collect();
+    assert_eq!(counties.len(), 13);
+    assert!(regions
+        .iter()
+        .any(|r| r["code"] == "513225" && r["name"] == "九寨沟县"));
+}
