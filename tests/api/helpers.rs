@@ -88,8 +88,52 @@ fn unique_name() -> String {
     )
 }
 
-/// A fresh, empty schema; returns (schema, URL whose connections use it).
-pub async fn fresh_schema() -> (String, String) {
+/// Drops its schema (and the Redis keys under its prefix) when it goes, panics included.
+pub struct SchemaGuard {
+    pub name: String,
+    pub redis_prefix: Option<String>,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let schema = self.name.clone();
+        let prefix = self.redis_prefix.clone();
+        // Drop cannot await; clean up on a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(mut conn) =
+                    AsyncPgConnection::establish(&format!("{}/{TEST_DB}", server_url())).await
+                {
+                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
+                }
+                let Some(prefix) = prefix else { return };
+                if let Ok(client) = redis::Client::open(redis_url()) {
+                    if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{prefix}*"))
+                            .query_async(&mut c)
+                            .await
+                            .unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> =
+                                redis::cmd("DEL").arg(keys).query_async(&mut c).await;
+                        }
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh, empty schema: its guard, and a URL whose connections use it.
+pub async fn fresh_schema() -> (SchemaGuard, String) {
     prepare_database().await;
     let schema = unique_name();
     let mut conn = AsyncPgConnection::establish(&format!("{}/{TEST_DB}", server_url()))
@@ -103,7 +147,13 @@ pub async fn fresh_schema() -> (String, String) {
         "{}/{TEST_DB}?options=-c%20search_path%3D{schema}",
         server_url()
     );
-    (schema, url)
+    (
+        SchemaGuard {
+            name: schema,
+            redis_prefix: None,
+        },
+        url,
+    )
 }
 
 pub struct TestApp {
@@ -112,6 +162,7 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     pub schema: String,
     pub database_url: String,
+    _guard: SchemaGuard,
     pub redis_prefix: String,
     counter: AtomicU64,
 }
@@ -139,7 +190,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
-    let (schema, url) = fresh_schema().await;
+    let (mut guard, url) = fresh_schema().await;
+    let schema = guard.name.clone();
     let database_url = opts.database_url.unwrap_or(url);
     if opts.migrate {
         db::migrations::run_pending(&database_url)
@@ -147,6 +199,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
             .expect("migrations");
     }
     let redis_prefix = opts.redis_prefix.unwrap_or_else(|| format!("{schema}:"));
+    guard.redis_prefix = Some(redis_prefix.clone());
     let settings = Settings {
         database_url: Secret::new(database_url.clone()),
         database_pool_size: 4,
@@ -174,44 +227,8 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         schema,
         database_url,
         redis_prefix,
+        _guard: guard,
         counter: AtomicU64::new(0),
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let schema = self.schema.clone();
-        let prefix = self.redis_prefix.clone();
-        // Drop cannot await; clean up on a thread with a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) =
-                    AsyncPgConnection::establish(&format!("{}/{TEST_DB}", server_url())).await
-                {
-                    let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                }
-                if let Ok(client) = redis::Client::open(redis_url()) {
-                    if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-                        let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}*"))
-                            .query_async(&mut c)
-                            .await
-                            .unwrap_or_default();
-                        if !keys.is_empty() {
-                            let _: Result<(), _> =
-                                redis::cmd("DEL").arg(keys).query_async(&mut c).await;
-                        }
-                    }
-                }
-            });
-        })
-        .join();
     }
 }
 

@@ -20,7 +20,8 @@ async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn all_migrations_up_down_up() {
-    let (schema, url) = fresh_schema().await;
+    let (guard, url) = fresh_schema().await;
+    let schema = guard.name.clone();
     let applied = migrations::run_pending(&url).await.unwrap();
     assert!(applied.len() >= 5, "{applied:?}");
     assert!(
@@ -72,8 +73,4 @@ async fn all_migrations_up_down_up() {
         .await,
         1
     );
-    diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
