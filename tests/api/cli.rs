@@ -177,6 +177,30 @@ async fn merchant_login_by_uscc_and_regions_load() {
         .unwrap();
     assert_eq!(me["merchant_id"], shop.id);
 
+    // the shipped CSV of the seed prefecture is the migration's seed: loading it changes nothing
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/regions-513200.csv");
+    let before: Vec<Value> = app
+        .client
+        .get(app.url("/api/v1/regions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (ok, out) = run(&url, &["regions", "load", seed], "");
+    assert!(ok && out.contains("loaded 14 regions"), "{out}");
+    let after: Vec<Value> = app
+        .client
+        .get(app.url("/api/v1/regions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+
     // another prefecture, loaded as data
     let dir = std::env::temp_dir().join(format!("{}-regions.csv", app.schema));
     std::fs::write(

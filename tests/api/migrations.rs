@@ -74,3 +74,26 @@ async fn all_migrations_up_down_up() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_missing_database_is_created_on_first_migrate() {
+    let server = std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("ydym_fresh_{}", std::process::id());
+    let url = format!("{server}/{name}");
+    let applied = migrations::run_pending(&url).await.unwrap();
+    assert!(!applied.is_empty());
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM regions").await,
+        14
+    );
+    drop(conn);
+    let mut admin = AsyncPgConnection::establish(&format!("{server}/postgres"))
+        .await
+        .unwrap();
+    diesel::sql_query(format!("DROP DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
