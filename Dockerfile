@@ -5,6 +5,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY assets ./assets
+COPY templates ./templates
 RUN cargo build --release --locked && strip target/release/yidianyima
 
 # Run: a small Debian with the binary; curl only for the healthcheck.

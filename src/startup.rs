@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Settings;
 use crate::error::{self, Problem};
+use crate::pages;
 use crate::routes::{api, ops};
 use crate::state::AppState;
 
@@ -92,6 +93,7 @@ impl Application {
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::PayloadConfig::new(PAYLOAD_LIMIT))
+                .service(pages::index)
                 .service(ops::healthz)
                 .service(ops::readyz)
                 .service(

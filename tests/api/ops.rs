@@ -180,3 +180,18 @@ async fn regions_are_the_seeded_prefecture_and_its_thirteen_counties() {
         .iter()
         .any(|r| r["code"] == "513225" && r["name"] == "九寨沟县"));
 }
+
+#[tokio::test]
+async fn the_landing_page_is_bilingual_html_without_external_resources() {
+    let app = spawn_app().await;
+    let resp = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("一店一码") && html.contains("One shop, one code"));
+    assert!(html.contains(env!("CARGO_PKG_VERSION")));
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "self-contained"
+    );
+}
