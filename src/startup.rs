@@ -106,7 +106,9 @@ impl Application {
                         // before `/calendar/{year}`, which would otherwise match it
                         .service(api::calendar::add_working_days)
                         .service(api::calendar::get_year)
-                        .service(api::calendar::put_year),
+                        .service(api::calendar::put_year)
+                        .service(api::settings::list)
+                        .service(api::settings::put),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

@@ -143,3 +143,59 @@ pub async fn deadline_rules(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Dea
         .load(conn)
         .await
 }
+
+/// Inserts or replaces the rule taking effect on `rule.effective_from`, with its audit entry,
+/// in one transaction.
+pub async fn put_deadline_rule_audited(
+    conn: &mut AsyncPgConnection,
+    actor: &super::audit::Actor,
+    rule: &DeadlineRule,
+) -> QueryResult<DeadlineRule> {
+    use diesel::upsert::excluded;
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        let before: Option<DeadlineRule> = complaint_deadline_rules::table
+            .find(rule.effective_from)
+            .select(DeadlineRule::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        let saved = diesel::insert_into(complaint_deadline_rules::table)
+            .values((
+                complaint_deadline_rules::effective_from.eq(rule.effective_from),
+                complaint_deadline_rules::accept_working_days.eq(rule.accept_working_days),
+                complaint_deadline_rules::conclude_working_days.eq(rule.conclude_working_days),
+                complaint_deadline_rules::green_channel_working_days
+                    .eq(rule.green_channel_working_days),
+                complaint_deadline_rules::note.eq(&rule.note),
+            ))
+            .on_conflict(complaint_deadline_rules::effective_from)
+            .do_update()
+            .set((
+                complaint_deadline_rules::accept_working_days
+                    .eq(excluded(complaint_deadline_rules::accept_working_days)),
+                complaint_deadline_rules::conclude_working_days
+                    .eq(excluded(complaint_deadline_rules::conclude_working_days)),
+                complaint_deadline_rules::green_channel_working_days.eq(excluded(
+                    complaint_deadline_rules::green_channel_working_days,
+                )),
+                complaint_deadline_rules::note.eq(excluded(complaint_deadline_rules::note)),
+                complaint_deadline_rules::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(DeadlineRule::as_returning())
+            .get_result(conn)
+            .await?;
+        super::audit::record(
+            conn,
+            actor,
+            "complaint_deadline_rule.put",
+            "complaint_deadline_rule",
+            &rule.effective_from.to_string(),
+            before.as_ref(),
+            Some(&saved),
+        )
+        .await?;
+        Ok(saved)
+    })
+    .await
+}

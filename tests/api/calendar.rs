@@ -153,3 +153,75 @@ async fn admin_replaces_a_year_audited_and_others_cannot() {
         1
     );
 }
+
+#[tokio::test]
+async fn complaint_deadline_rules_are_versioned_settings() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let regulator = app.regulator(&["513230"]).await;
+    let shop = app.merchant_in("513230").await;
+    let merchant = app
+        .user(yidianyima::domain::user::Role::Merchant, &[], Some(shop.id))
+        .await;
+
+    let rules: Value = app
+        .get_as(&regulator.token, "/api/v1/settings/complaint-deadlines")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+    assert_eq!(rules[0]["accept_working_days"], 7);
+    assert_eq!(rules[0]["conclude_working_days"], 45);
+    assert_eq!(rules[0]["green_channel_working_days"], 10);
+    let resp = app
+        .get_as(&merchant.token, "/api/v1/settings/complaint-deadlines")
+        .await;
+    assert_problem(resp, 403, "forbidden").await;
+
+    let revised = json!({"accept_working_days": 5, "conclude_working_days": 30,
+                         "green_channel_working_days": 7, "note": "2026 revision"});
+    let path = "/api/v1/settings/complaint-deadlines/2026-07-15";
+    assert_problem(
+        app.put_as(&regulator.token, path, &revised).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let bad = json!({"accept_working_days": 0, "conclude_working_days": 400,
+                     "green_channel_working_days": -1});
+    let problem = assert_problem(
+        app.put_as(&admin.token, path, &bad).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 3);
+    let resp = app.put_as(&admin.token, path, &revised).await;
+    assert_eq!(resp.status(), 200);
+
+    // a complaint follows the rule in force on the day it was received
+    let mut conn = app.conn().await;
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let before = db::calendar::deadline_rule_on(&mut conn, d("2026-07-14"))
+        .await
+        .unwrap()
+        .unwrap();
+    let after = db::calendar::deadline_rule_on(&mut conn, d("2026-07-15"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (before.accept_working_days, after.accept_working_days),
+        (7, 5)
+    );
+    let audit = db::audit::for_entity(&mut conn, "complaint_deadline_rule", "2026-07-15")
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0].before.is_none());
+    assert_eq!(
+        audit[0].after.as_ref().unwrap()["conclude_working_days"],
+        30
+    );
+}

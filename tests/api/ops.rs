@@ -134,6 +134,11 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
         ("/api/v1/calendar/{year}", "get"),
         ("/api/v1/calendar/{year}", "put"),
         ("/api/v1/calendar/add-working-days", "get"),
+        ("/api/v1/settings/complaint-deadlines", "get"),
+        (
+            "/api/v1/settings/complaint-deadlines/{effective_from}",
+            "put",
+        ),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod calendar;
 pub mod regions;
+pub mod settings;
 pub mod users;
