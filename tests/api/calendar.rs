@@ -4,30 +4,16 @@ use yidianyima::db;
 use crate::helpers::{assert_problem, spawn_app};
 
 async fn add(app: &crate::helpers::TestApp, from: &str, days: u32) -> Value {
-    app.client
-        .get(app.url(&format!(
-            "/api/v1/calendar/add-working-days?from={from}&days={days}"
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.get_json(&format!(
+        "/api/v1/calendar/add-working-days?from={from}&days={days}"
+    ))
+    .await
 }
 
 #[tokio::test]
 async fn seeded_2026_calendar_and_arithmetic_across_national_day() {
     let app = spawn_app().await;
-    let cal: Value = app
-        .client
-        .get(app.url("/api/v1/calendar/2026"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cal: Value = app.get_json("/api/v1/calendar/2026").await;
     let holidays = cal["holidays"].as_array().unwrap();
     for d in [
         "2026-10-01",
@@ -135,15 +121,7 @@ async fn admin_replaces_a_year_audited_and_others_cannot() {
             "not_a_weekend_day"
         ]
     );
-    let now: Value = app
-        .client
-        .get(app.url("/api/v1/calendar/2027"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json("/api/v1/calendar/2027").await;
     assert_eq!(now["holidays"], schedule["holidays"]);
     assert_eq!(
         db::audit::for_entity(&mut conn, "calendar", "2027")

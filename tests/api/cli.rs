@@ -179,26 +179,10 @@ async fn merchant_login_by_uscc_and_regions_load() {
 
     // the shipped CSV of the seed prefecture is the migration's seed: loading it changes nothing
     let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/regions-513200.csv");
-    let before: Vec<Value> = app
-        .client
-        .get(app.url("/api/v1/regions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Vec<Value> = app.get_json("/api/v1/regions").await;
     let (ok, out) = run(&url, &["regions", "load", seed], "");
     assert!(ok && out.contains("loaded 14 regions"), "{out}");
-    let after: Vec<Value> = app
-        .client
-        .get(app.url("/api/v1/regions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Vec<Value> = app.get_json("/api/v1/regions").await;
     assert_eq!(before, after);
 
     // another prefecture, loaded as data
@@ -210,15 +194,7 @@ async fn merchant_login_by_uscc_and_regions_load() {
     .unwrap();
     let (ok, out) = run(&url, &["regions", "load", dir.to_str().unwrap()], "");
     assert!(ok, "{out}");
-    let regions: Vec<Value> = app
-        .client
-        .get(app.url("/api/v1/regions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let regions: Vec<Value> = app.get_json("/api/v1/regions").await;
     assert_eq!(regions.len(), 16);
     assert!(regions
         .iter()
@@ -232,16 +208,7 @@ async fn merchant_login_by_uscc_and_regions_load() {
     .unwrap();
     let (ok, out) = run(&url, &["regions", "load", dir.to_str().unwrap()], "");
     assert!(!ok && out.contains("line 3"), "{out}");
-    let n = app
-        .client
-        .get(app.url("/api/v1/regions"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Vec<Value>>()
-        .await
-        .unwrap()
-        .len();
+    let n = app.get_json::<Vec<Value>>("/api/v1/regions").await.len();
     assert_eq!(n, 16);
     let _ = std::fs::remove_file(dir);
 }

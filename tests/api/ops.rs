@@ -42,15 +42,7 @@ async fn readyz_without_redis_configured_reports_disabled() {
         ..AppOptions::default()
     })
     .await;
-    let body: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json("/readyz").await;
     assert_eq!(body["redis"]["status"], "disabled");
 }
 
@@ -112,15 +104,7 @@ async fn metrics_count_requests_by_route() {
 #[tokio::test]
 async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
     let app = spawn_app().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = app.get_json("/openapi.json").await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = spec["paths"].as_object().unwrap();
     for (path, method) in [
@@ -164,15 +148,7 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
 #[tokio::test]
 async fn regions_are_the_seeded_prefecture_and_its_thirteen_counties() {
     let app = spawn_app().await;
-    let regions: Vec<Value> = app
-        .client
-        .get(app.url("/api/v1/regions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let regions: Vec<Value> = app.get_json("/api/v1/regions").await;
     assert_eq!(regions.len(), 14);
     assert_eq!(regions[0]["code"], "513200");
     assert_eq!(regions[0]["name"], "阿坝藏族羌族自治州");
