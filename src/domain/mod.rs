@@ -1,7 +1,12 @@
 //! Pure types and rules: no I/O. Every constructor parses, so an invalid value cannot exist.
 
+pub mod grade;
+pub mod merchant;
+pub mod phone;
 pub mod region;
+pub mod text;
 pub mod user;
+pub mod uscc;
 pub mod workdays;
 
 use serde::Serialize;
