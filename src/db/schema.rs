@@ -42,6 +42,81 @@ diesel::table! {
         region_code -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        legal_representative -> Nullable<Text>,
+        category -> Text,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        business_scope -> Nullable<Text>,
+        registered_on -> Nullable<Date>,
+        status -> Text,
+        opening_hours -> Nullable<Text>,
+        opening_months -> Array<Int2>,
+        description -> Nullable<Text>,
+        pledges -> Array<Text>,
+        region_override_reason -> Nullable<Text>,
+        uscc_warning -> Bool,
+        grade -> Text,
+        grade_recheck_on -> Nullable<Date>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    licences (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        kind -> Text,
+        number -> Text,
+        issuer -> Text,
+        valid_from -> Date,
+        valid_until -> Nullable<Date>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inspections (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        kind -> Text,
+        inspected_on -> Date,
+        department -> Text,
+        result -> Text,
+        summary -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_records (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        kind -> Text,
+        department -> Text,
+        decision_no -> Text,
+        decided_on -> Date,
+        summary -> Text,
+        publicity_until -> Nullable<Date>,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    photos (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        kind -> Text,
+        width -> Int4,
+        height -> Int4,
+        display -> Bytea,
+        thumb_width -> Int4,
+        thumb_height -> Int4,
+        thumb -> Bytea,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -76,6 +151,10 @@ diesel::table! {
 
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(merchants -> regions (region_code));
+diesel::joinable!(licences -> merchants (merchant_id));
+diesel::joinable!(inspections -> merchants (merchant_id));
+diesel::joinable!(credit_records -> merchants (merchant_id));
+diesel::joinable!(photos -> merchants (merchant_id));
 diesel::joinable!(user_regions -> regions (region_code));
 diesel::joinable!(user_regions -> users (user_id));
 diesel::joinable!(users -> merchants (merchant_id));
@@ -84,7 +163,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     calendar_days,
     complaint_deadline_rules,
+    credit_records,
+    inspections,
+    licences,
     merchants,
+    photos,
     regions,
     user_regions,
     users,

@@ -2,9 +2,11 @@
 
 pub mod grade;
 pub mod merchant;
+pub mod merchant_input;
 pub mod phone;
 pub mod region;
 pub mod text;
+pub mod time;
 pub mod user;
 pub mod uscc;
 pub mod workdays;

@@ -159,6 +159,14 @@ impl Uscc {
         Self::parse(&format!("{first17}{}", check_char(b)))
     }
 
+    /// Builds a valid code from its parts: authority and type (2 characters), region code
+    /// (6 digits) and the organisation code's 8-character body; both check characters are
+    /// computed. For generators and tests.
+    pub fn build(head: &str, region: &str, org_body: &str) -> Result<Self, UsccError> {
+        let org_check = org_check_char(org_body.as_bytes());
+        Self::complete(&format!("{head}{region}{org_body}{org_check}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.code
     }
