@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod photos;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -96,6 +96,8 @@ impl Application {
                 .service(pages::index)
                 .service(ops::healthz)
                 .service(ops::readyz)
+                .service(api::photos::photo_display)
+                .service(api::photos::photo_thumb)
                 .service(
                     scope::scope("/api/v1")
                         .service(api::auth::login)
@@ -108,7 +110,18 @@ impl Application {
                         .service(api::calendar::get_year)
                         .service(api::calendar::put_year)
                         .service(api::settings::list)
-                        .service(api::settings::put),
+                        .service(api::settings::put)
+                        .service(api::merchants::create)
+                        .service(api::merchants::list)
+                        .service(api::merchants::get)
+                        .service(api::merchants::update)
+                        .service(api::merchants::list_licences)
+                        .service(api::merchants::create_licence)
+                        .service(api::merchants::list_inspections)
+                        .service(api::merchants::create_inspection)
+                        .service(api::merchants::list_credit_records)
+                        .service(api::merchants::create_credit_record)
+                        .service(api::photos::upload_photo),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

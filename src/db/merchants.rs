@@ -1,12 +1,21 @@
-//! The merchant registry's core (the registry issue extends it).
+//! The merchant registry: merchants and their licences, inspections, credit records and photos.
 
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::schema::merchants;
+use super::schema::{credit_records, inspections, licences, merchants, photos};
+use crate::domain::grade::{self, Assessment, CreditFact, InspectionFact};
+use crate::domain::merchant::{CreditKind, InspectionResult};
+use crate::domain::merchant_input::ValidMerchant;
 
+/// Just enough of a merchant to decide who may see it.
 #[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = merchants, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = merchants, check_for_backend(Pg))]
 pub struct MerchantRef {
     pub id: i64,
     pub uscc: String,
@@ -14,6 +23,103 @@ pub struct MerchantRef {
     pub region_code: String,
 }
 
+/// A merchant's stored record.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = merchants, check_for_backend(Pg))]
+pub struct MerchantRow {
+    pub id: i64,
+    pub uscc: String,
+    pub name: String,
+    pub legal_representative: Option<String>,
+    pub category: String,
+    pub region_code: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub business_scope: Option<String>,
+    pub registered_on: Option<NaiveDate>,
+    pub status: String,
+    pub opening_hours: Option<String>,
+    pub opening_months: Vec<i16>,
+    pub description: Option<String>,
+    pub pledges: Vec<String>,
+    pub region_override_reason: Option<String>,
+    pub uscc_warning: bool,
+    pub grade: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The registry fields of a merchant, as written.
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset, Serialize)]
+#[diesel(table_name = merchants, treat_none_as_null = true)]
+pub struct MerchantFields {
+    pub uscc: String,
+    pub name: String,
+    pub legal_representative: Option<String>,
+    pub category: String,
+    pub region_code: String,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub business_scope: Option<String>,
+    pub registered_on: Option<NaiveDate>,
+    pub status: String,
+    pub opening_hours: Option<String>,
+    pub opening_months: Vec<i16>,
+    pub description: Option<String>,
+    pub pledges: Vec<String>,
+    pub region_override_reason: Option<String>,
+    pub uscc_warning: bool,
+}
+
+impl From<&ValidMerchant> for MerchantFields {
+    fn from(m: &ValidMerchant) -> Self {
+        Self {
+            uscc: m.uscc.as_str().to_owned(),
+            name: m.name.clone(),
+            legal_representative: m.legal_representative.clone(),
+            category: m.category.as_str().to_owned(),
+            region_code: m.region_code.as_str().to_owned(),
+            address: m.address.clone(),
+            phone: m.phone.as_ref().map(|p| p.as_str().to_owned()),
+            business_scope: m.business_scope.clone(),
+            registered_on: m.registered_on,
+            status: m.status.as_str().to_owned(),
+            opening_hours: m.opening_hours.clone(),
+            opening_months: m.opening_months.clone(),
+            description: m.description.clone(),
+            pledges: m.pledges.clone(),
+            region_override_reason: m.region_override_reason.clone(),
+            uscc_warning: m.uscc.check_char_warning(),
+        }
+    }
+}
+
+impl MerchantRow {
+    /// The registry fields of the stored record, to compare with an incoming version.
+    pub fn fields(&self) -> MerchantFields {
+        MerchantFields {
+            uscc: self.uscc.clone(),
+            name: self.name.clone(),
+            legal_representative: self.legal_representative.clone(),
+            category: self.category.clone(),
+            region_code: self.region_code.clone(),
+            address: self.address.clone(),
+            phone: self.phone.clone(),
+            business_scope: self.business_scope.clone(),
+            registered_on: self.registered_on,
+            status: self.status.clone(),
+            opening_hours: self.opening_hours.clone(),
+            opening_months: self.opening_months.clone(),
+            description: self.description.clone(),
+            pledges: self.pledges.clone(),
+            region_override_reason: self.region_override_reason.clone(),
+            uscc_warning: self.uscc_warning,
+        }
+    }
+}
+
+/// The minimal insert used by tests of other resources and the CLI.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = merchants)]
 pub struct NewMerchant<'a> {
@@ -53,3 +159,533 @@ pub async fn find_by_uscc(
         .await
         .optional()
 }
+
+pub async fn get(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<MerchantRow>> {
+    merchants::table
+        .find(id)
+        .select(MerchantRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks the row for the rest of the transaction.
+pub async fn get_for_update(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<MerchantRow>> {
+    merchants::table
+        .find(id)
+        .select(MerchantRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    fields: &MerchantFields,
+) -> QueryResult<MerchantRow> {
+    diesel::insert_into(merchants::table)
+        .values(fields)
+        .returning(MerchantRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Writes `fields` and bumps the version.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    fields: &MerchantFields,
+) -> QueryResult<MerchantRow> {
+    diesel::update(merchants::table.find(id))
+        .set((
+            fields,
+            merchants::version.eq(merchants::version + 1),
+            merchants::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(MerchantRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Merchants with these USCCs (the import's lookup).
+pub async fn by_usccs(
+    conn: &mut AsyncPgConnection,
+    usccs: &[String],
+) -> QueryResult<Vec<MerchantRow>> {
+    let mut out = Vec::with_capacity(usccs.len());
+    for chunk in usccs.chunks(10_000) {
+        out.extend(
+            merchants::table
+                .filter(merchants::uscc.eq_any(chunk))
+                .select(MerchantRow::as_select())
+                .load(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Inserts or updates by USCC in multi-row statements; returns the number of rows written.
+pub async fn upsert_many(
+    conn: &mut AsyncPgConnection,
+    rows: &[MerchantFields],
+) -> QueryResult<usize> {
+    // 16 parameters a row; PostgreSQL allows 65,535 parameters a statement.
+    let mut n = 0;
+    for chunk in rows.chunks(4_000) {
+        n += diesel::insert_into(merchants::table)
+            .values(chunk)
+            .on_conflict(merchants::uscc)
+            .do_update()
+            .set((
+                merchants::name.eq(excluded(merchants::name)),
+                merchants::legal_representative.eq(excluded(merchants::legal_representative)),
+                merchants::category.eq(excluded(merchants::category)),
+                merchants::region_code.eq(excluded(merchants::region_code)),
+                merchants::address.eq(excluded(merchants::address)),
+                merchants::phone.eq(excluded(merchants::phone)),
+                merchants::business_scope.eq(excluded(merchants::business_scope)),
+                merchants::registered_on.eq(excluded(merchants::registered_on)),
+                merchants::status.eq(excluded(merchants::status)),
+                merchants::opening_hours.eq(excluded(merchants::opening_hours)),
+                merchants::opening_months.eq(excluded(merchants::opening_months)),
+                merchants::description.eq(excluded(merchants::description)),
+                merchants::pledges.eq(excluded(merchants::pledges)),
+                merchants::region_override_reason
+                    .eq(excluded(merchants::region_override_reason)),
+                merchants::uscc_warning.eq(excluded(merchants::uscc_warning)),
+                merchants::version.eq(merchants::version + 1),
+                merchants::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(n)
+}
+
+/// Filters of the merchant list.
+#[derive(Debug, Default, Clone)]
+pub struct MerchantFilter {
+    /// Region codes the caller may see (None: all).
+    pub visible_regions: Option<Vec<String>>,
+    /// Region codes asked for (a prefecture expands to its counties).
+    pub regions: Option<Vec<String>>,
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub grade: Option<String>,
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn filtered(f: &MerchantFilter) -> merchants::BoxedQuery<'static, Pg> {
+    let mut query = merchants::table.into_boxed();
+    if let Some(v) = &f.visible_regions {
+        query = query.filter(merchants::region_code.eq_any(v.clone()));
+    }
+    if let Some(v) = &f.regions {
+        query = query.filter(merchants::region_code.eq_any(v.clone()));
+    }
+    if let Some(q) = &f.q {
+        let name_pattern = escape_like(q);
+        let uscc_pattern = escape_like(&q.to_uppercase());
+        query = query.filter(
+            merchants::name
+                .ilike(name_pattern)
+                .or(merchants::uscc.like(uscc_pattern)),
+        );
+    }
+    if let Some(v) = &f.category {
+        query = query.filter(merchants::category.eq(v.clone()));
+    }
+    if let Some(v) = &f.status {
+        query = query.filter(merchants::status.eq(v.clone()));
+    }
+    if let Some(v) = &f.grade {
+        query = query.filter(merchants::grade.eq(v.clone()));
+    }
+    query
+}
+
+/// One page of merchants (newest first) and the total matching.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &MerchantFilter,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<MerchantRow>, i64)> {
+    let total: i64 = filtered(filter).count().get_result(conn).await?;
+    let items = filtered(filter)
+        .order(merchants::id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .select(MerchantRow::as_select())
+        .load(conn)
+        .await?;
+    Ok((items, total))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Licences, inspections, credit records
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = licences, check_for_backend(Pg))]
+pub struct LicenceRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: String,
+    pub number: String,
+    pub issuer: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable, Serialize)]
+#[diesel(table_name = licences)]
+pub struct NewLicence {
+    pub merchant_id: i64,
+    pub kind: String,
+    pub number: String,
+    pub issuer: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    pub created_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = inspections, check_for_backend(Pg))]
+pub struct InspectionRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: String,
+    pub inspected_on: NaiveDate,
+    pub department: String,
+    pub result: String,
+    pub summary: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable, Serialize)]
+#[diesel(table_name = inspections)]
+pub struct NewInspection {
+    pub merchant_id: i64,
+    pub kind: String,
+    pub inspected_on: NaiveDate,
+    pub department: String,
+    pub result: String,
+    pub summary: String,
+    pub created_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = credit_records, check_for_backend(Pg))]
+pub struct CreditRecordRow {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: String,
+    pub department: String,
+    pub decision_no: String,
+    pub decided_on: NaiveDate,
+    pub summary: String,
+    pub publicity_until: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Insertable, Serialize)]
+#[diesel(table_name = credit_records)]
+pub struct NewCreditRecord {
+    pub merchant_id: i64,
+    pub kind: String,
+    pub department: String,
+    pub decision_no: String,
+    pub decided_on: NaiveDate,
+    pub summary: String,
+    pub publicity_until: Option<NaiveDate>,
+    pub created_by: Option<i64>,
+}
+
+pub async fn licences_of(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+) -> QueryResult<Vec<LicenceRow>> {
+    licences::table
+        .filter(licences::merchant_id.eq(merchant_id))
+        .order((licences::valid_from.desc(), licences::id.desc()))
+        .select(LicenceRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn insert_licences(
+    conn: &mut AsyncPgConnection,
+    new: &[NewLicence],
+) -> QueryResult<Vec<LicenceRow>> {
+    diesel::insert_into(licences::table)
+        .values(new)
+        .returning(LicenceRow::as_returning())
+        .get_results(conn)
+        .await
+}
+
+pub async fn inspections_of(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<InspectionRow>> {
+    inspections::table
+        .filter(inspections::merchant_id.eq(merchant_id))
+        .order((inspections::inspected_on.desc(), inspections::id.desc()))
+        .limit(limit)
+        .select(InspectionRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn insert_inspections(
+    conn: &mut AsyncPgConnection,
+    new: &[NewInspection],
+) -> QueryResult<Vec<InspectionRow>> {
+    diesel::insert_into(inspections::table)
+        .values(new)
+        .returning(InspectionRow::as_returning())
+        .get_results(conn)
+        .await
+}
+
+/// Credit records, newest first; only those in publicity on `current_on` if given.
+pub async fn credit_records_of(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    current_on: Option<NaiveDate>,
+) -> QueryResult<Vec<CreditRecordRow>> {
+    let mut q = credit_records::table
+        .filter(credit_records::merchant_id.eq(merchant_id))
+        .into_boxed();
+    if let Some(day) = current_on {
+        q = q.filter(
+            credit_records::publicity_until
+                .is_null()
+                .or(credit_records::publicity_until.ge(day)),
+        );
+    }
+    q.order((credit_records::decided_on.desc(), credit_records::id.desc()))
+        .select(CreditRecordRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn insert_credit_records(
+    conn: &mut AsyncPgConnection,
+    new: &[NewCreditRecord],
+) -> QueryResult<Vec<CreditRecordRow>> {
+    diesel::insert_into(credit_records::table)
+        .values(new)
+        .returning(CreditRecordRow::as_returning())
+        .get_results(conn)
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grades
+
+fn credit_fact(r: &CreditRecordRow) -> Option<CreditFact> {
+    Some(CreditFact {
+        id: r.id,
+        kind: r.kind.parse::<CreditKind>().ok()?,
+        department: r.department.clone(),
+        decided_on: r.decided_on,
+        publicity_until: r.publicity_until,
+    })
+}
+
+fn inspection_fact(r: &InspectionRow) -> Option<InspectionFact> {
+    Some(InspectionFact {
+        id: r.id,
+        result: r.result.parse::<InspectionResult>().ok()?,
+        department: r.department.clone(),
+        inspected_on: r.inspected_on,
+    })
+}
+
+/// A merchant's assessment from its stored records.
+pub async fn assess(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    today: NaiveDate,
+) -> QueryResult<Assessment> {
+    let credit = credit_records_of(conn, merchant_id, Some(today)).await?;
+    let since = today - chrono::Days::new(grade::RECENT_DAYS + 1);
+    let recent: Vec<InspectionRow> = inspections::table
+        .filter(inspections::merchant_id.eq(merchant_id))
+        .filter(inspections::inspected_on.gt(since))
+        .select(InspectionRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(assess_rows(&credit, &recent, today))
+}
+
+pub fn assess_rows(
+    credit: &[CreditRecordRow],
+    inspections: &[InspectionRow],
+    today: NaiveDate,
+) -> Assessment {
+    let credit: Vec<CreditFact> = credit.iter().filter_map(credit_fact).collect();
+    let inspections: Vec<InspectionFact> = inspections.iter().filter_map(inspection_fact).collect();
+    // Complaints arrive with the complaints issue; until then none can be overdue.
+    grade::assess(&credit, &inspections, 0, today)
+}
+
+/// Stores a merchant's grade (for filtering) and when it must be looked at again.
+pub async fn store_grade(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    a: &Assessment,
+) -> QueryResult<()> {
+    diesel::update(merchants::table.find(merchant_id))
+        .set((
+            merchants::grade.eq(a.grade.as_str()),
+            merchants::grade_recheck_on.eq(a.recheck_on),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes the stored grade of every merchant whose grade may have changed by the passing of
+/// time (a publicity period ended, a penalty stopped being recent). Returns how many.
+pub async fn refresh_due_grades(conn: &mut AsyncPgConnection, today: NaiveDate) -> QueryResult<usize> {
+    let due: Vec<i64> = merchants::table
+        .filter(merchants::grade_recheck_on.le(today))
+        .select(merchants::id)
+        .load(conn)
+        .await?;
+    for id in &due {
+        let a = assess(conn, *id, today).await?;
+        store_grade(conn, *id, &a).await?;
+    }
+    Ok(due.len())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Photos
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = photos, check_for_backend(Pg))]
+pub struct PhotoMeta {
+    pub id: i64,
+    pub merchant_id: i64,
+    pub kind: String,
+    pub width: i32,
+    pub height: i32,
+    pub thumb_width: i32,
+    pub thumb_height: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = photos)]
+pub struct NewPhoto {
+    pub merchant_id: i64,
+    pub kind: String,
+    pub width: i32,
+    pub height: i32,
+    pub display: Vec<u8>,
+    pub thumb_width: i32,
+    pub thumb_height: i32,
+    pub thumb: Vec<u8>,
+    pub created_by: Option<i64>,
+}
+
+pub async fn insert_photo(conn: &mut AsyncPgConnection, new: &NewPhoto) -> QueryResult<PhotoMeta> {
+    diesel::insert_into(photos::table)
+        .values(new)
+        .returning(PhotoMeta::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn photos_of(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+) -> QueryResult<Vec<PhotoMeta>> {
+    photos::table
+        .filter(photos::merchant_id.eq(merchant_id))
+        .order(photos::id.desc())
+        .select(PhotoMeta::as_select())
+        .load(conn)
+        .await
+}
+
+/// A photo's bytes: the display size, or the thumbnail.
+pub async fn photo_bytes(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    thumb: bool,
+) -> QueryResult<Option<Vec<u8>>> {
+    let q = photos::table.find(id);
+    if thumb {
+        q.select(photos::thumb).first(conn).await.optional()
+    } else {
+        q.select(photos::display).first(conn).await.optional()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One way to add any of a merchant's records
+
+/// A record that belongs to one merchant (licence, inspection, credit record).
+#[async_trait::async_trait]
+pub trait MerchantRecord: Serialize + Send + Sync {
+    type Row: Serialize + Send + Sync;
+    /// The audit-log entity name.
+    const ENTITY: &'static str;
+    /// Whether adding one can change the merchant's grade.
+    const AFFECTS_GRADE: bool;
+    fn merchant_id(&self) -> i64;
+    fn row_id(row: &Self::Row) -> i64;
+    async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<Self::Row>;
+}
+
+macro_rules! merchant_record {
+    ($new:ty, $row:ty, $table:ident, $entity:literal, $grade:literal) => {
+        #[async_trait::async_trait]
+        impl MerchantRecord for $new {
+            type Row = $row;
+            const ENTITY: &'static str = $entity;
+            const AFFECTS_GRADE: bool = $grade;
+            fn merchant_id(&self) -> i64 {
+                self.merchant_id
+            }
+            fn row_id(row: &$row) -> i64 {
+                row.id
+            }
+            async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<$row> {
+                diesel::insert_into($table::table)
+                    .values(self)
+                    .returning(<$row>::as_returning())
+                    .get_result(conn)
+                    .await
+            }
+        }
+    };
+}
+
+merchant_record!(NewLicence, LicenceRow, licences, "licence", false);
+merchant_record!(NewInspection, InspectionRow, inspections, "inspection", true);
+merchant_record!(NewCreditRecord, CreditRecordRow, credit_records, "credit_record", true);

@@ -2,6 +2,9 @@
 
 pub mod auth;
 pub mod calendar;
+pub mod merchants;
+pub mod paging;
+pub mod photos;
 pub mod regions;
 pub mod settings;
 pub mod users;

@@ -1,0 +1,213 @@
+//! Merchant photos: multipart upload, validated by content, re-encoded without metadata, stored
+//! in PostgreSQL (display size and a ≤ 30 KB thumbnail) and served from `/media/photos/…`.
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use super::merchants::{may_add_photo, PhotoView};
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::db::merchants::NewPhoto;
+use crate::domain::merchant::PhotoKind;
+use crate::domain::FieldError;
+use crate::error::{AppError, AppResult, Problem};
+use crate::photos::{self, PhotoError};
+use crate::routes::actor;
+use crate::state::AppState;
+
+/// Largest upload accepted (the API's 20 MiB upload limit).
+pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;
+
+/// The parts of the form we read.
+pub struct Upload {
+    pub file: Option<(Option<String>, Vec<u8>)>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Reads a multipart/form-data body: the `file` part (at most `max` bytes, else 413) and small
+/// text fields. 415 for any other content type.
+pub async fn read_multipart(
+    req: &HttpRequest,
+    mut payload: Multipart,
+    max: usize,
+) -> AppResult<Upload> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
+        return Err(AppError::UnsupportedMediaType {
+            detail: "send the file as multipart/form-data with a part named `file`".into(),
+        });
+    }
+    let mut form = Upload {
+        file: None,
+        fields: Vec::new(),
+    };
+    while let Some(part) = payload.next().await {
+        let mut part = part.map_err(|e| AppError::BadRequest {
+            code: "invalid_multipart",
+            detail: format!("the multipart body is malformed: {e}"),
+        })?;
+        let name = part.name().unwrap_or_default().to_owned();
+        let filename = part
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_owned);
+        let limit = if name == "file" { max } else { 4096 };
+        let mut buf = Vec::new();
+        while let Some(chunk) = part.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest {
+                code: "invalid_multipart",
+                detail: format!("the multipart body is malformed: {e}"),
+            })?;
+            if buf.len() + chunk.len() > limit {
+                return Err(AppError::PayloadTooLarge {
+                    detail: format!("the part `{name}` is larger than {limit} bytes"),
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if name == "file" {
+            form.file = Some((filename, buf));
+        } else {
+            form.fields
+                .push((name, String::from_utf8_lossy(&buf).into_owned()));
+        }
+    }
+    Ok(form)
+}
+
+/// Upload a storefront or interior photo: multipart `file` (JPEG, PNG or WebP — recognised by
+/// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`).
+#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "`file` and `kind`"),
+    responses(
+    (status = 201, body = PhotoView),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 413, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/merchants/{id}/photos")]
+pub async fn upload_photo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    payload: Multipart,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let merchant = {
+        let mut conn = state.pool.get().await?;
+        let m = db::merchants::get(&mut conn, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        may_add_photo(&user, &m)?;
+        m
+    };
+    let upload = read_multipart(&req, payload, MAX_UPLOAD).await?;
+    let kind = match upload.fields.iter().find(|(n, _)| n == "kind") {
+        Some((_, v)) => PhotoKind::parse_field(v, "kind").map_err(AppError::validation)?,
+        None => PhotoKind::Storefront,
+    };
+    let Some((_, bytes)) = upload.file else {
+        return Err(AppError::validation(FieldError::new(
+            "file",
+            "required",
+            "attach the photo as the part `file`",
+        )));
+    };
+    let processed = web::block(move || photos::process(&bytes))
+        .await
+        .map_err(|e| anyhow::anyhow!("photo worker failed: {e}"))?
+        .map_err(|e| match e {
+            PhotoError::UnsupportedFormat => AppError::UnsupportedMediaType {
+                detail: "the file is not a JPEG, PNG or WebP image (checked by its content)"
+                    .into(),
+            },
+            PhotoError::TooLarge => AppError::validation(FieldError::new(
+                "file",
+                "image_too_large",
+                e.to_string(),
+            )),
+            PhotoError::Corrupt(_) => {
+                AppError::validation(FieldError::new("file", "invalid_image", e.to_string()))
+            }
+        })?;
+    let new = NewPhoto {
+        merchant_id: merchant.id,
+        kind: kind.as_str().to_owned(),
+        width: processed.width as i32,
+        height: processed.height as i32,
+        display: processed.display,
+        thumb_width: processed.thumb_width as i32,
+        thumb_height: processed.thumb_height as i32,
+        thumb: processed.thumb,
+        created_by: Some(user.id),
+    };
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let mut conn = state.pool.get().await?;
+    let meta = diesel_async::AsyncConnection::transaction::<_, AppError, _>(
+        &mut conn,
+        async |conn| {
+            let meta = db::merchants::insert_photo(conn, &new).await?;
+            let audit = serde_json::json!({
+                "id": meta.id, "merchant_id": meta.merchant_id, "kind": meta.kind,
+                "width": meta.width, "height": meta.height,
+                "display_bytes": new.display.len(), "thumb_bytes": new.thumb.len(),
+            });
+            db::audit::record(
+                conn,
+                &actor,
+                "photo.create",
+                "photo",
+                &meta.id.to_string(),
+                None::<&()>,
+                Some(&audit),
+            )
+            .await?;
+            Ok(meta)
+        },
+    )
+    .await?;
+    let view = PhotoView::from(meta);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, view.url.clone()))
+        .json(view))
+}
+
+/// A photo's bytes (public: photos are shown on the scan page). Immutable: a new upload is a
+/// new id, so clients and proxies may cache forever.
+#[utoipa::path(tag = "public", params(("id" = i64, Path)), responses(
+    (status = 200, content_type = "image/jpeg"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/media/photos/{id}.jpg")]
+pub async fn photo_display(state: web::Data<AppState>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+    serve(&state, path.into_inner(), false).await
+}
+
+#[utoipa::path(tag = "public", params(("id" = i64, Path)), responses(
+    (status = 200, content_type = "image/jpeg"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/media/photos/{id}/thumb.jpg")]
+pub async fn photo_thumb(state: web::Data<AppState>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+    serve(&state, path.into_inner(), true).await
+}
+
+async fn serve(state: &AppState, id: i64, small: bool) -> AppResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let bytes = db::merchants::photo_bytes(&mut conn, id, small)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(bytes))
+}
