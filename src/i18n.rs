@@ -78,7 +78,11 @@ mod tests {
         assert_eq!(text("bo", "category.pharmacy"), "药店");
         assert_eq!(text("en", "no.such.key"), "no.such.key");
         assert_eq!(
-            format("en", "reason.recent_penalty", &[("date", "2026-01-02"), ("department", "X")]),
+            format(
+                "en",
+                "reason.recent_penalty",
+                &[("date", "2026-01-02"), ("department", "X")]
+            ),
             "Administrative penalty in the last 12 months (2026-01-02, X)"
         );
         assert_eq!(all("status.open", &[]).len(), 2);

@@ -6,13 +6,13 @@ use std::io::Cursor;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::error::LimitErrorKind;
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
 /// Largest accepted width or height.
 pub const MAX_DIMENSION: u32 = 8000;
-/// Most memory the decoder may hold at once (an 8000×8000 RGB image is 192 MiB).
-pub const MAX_ALLOC: u64 = 200 * 1024 * 1024;
+/// Most memory a decoded image may take (an 8000×8000 8-bit RGBA image is 244 MiB; the same
+/// with 16-bit channels is refused before any pixel is decoded).
+pub const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 /// The display copy fits in this square.
 pub const DISPLAY_MAX: u32 = 1600;
 /// The thumbnail fits in this square…
@@ -74,7 +74,8 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, PhotoError> {
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(map_err)?;
     let (w, h) = decoder.dimensions();
-    if w > MAX_DIMENSION || h > MAX_DIMENSION {
+    // Not every decoder enforces `max_alloc` before allocating: check the size it will need.
+    if w > MAX_DIMENSION || h > MAX_DIMENSION || decoder.total_bytes() > MAX_ALLOC {
         return Err(PhotoError::TooLarge);
     }
     let orientation = decoder.orientation().map_err(map_err)?;
@@ -99,13 +100,13 @@ fn flatten(img: &DynamicImage) -> RgbImage {
     out
 }
 
-fn fit(img: &RgbImage, max: u32) -> RgbImage {
+/// Shrinks to fit a `max` square (never enlarges). `thumbnail` samples with integer
+/// arithmetic and no full-size float buffer, so a large photo costs little memory.
+fn fit(img: &DynamicImage, max: u32) -> DynamicImage {
     if img.width() <= max && img.height() <= max {
         return img.clone();
     }
-    DynamicImage::ImageRgb8(img.clone())
-        .resize(max, max, FilterType::Triangle)
-        .to_rgb8()
+    img.thumbnail(max, max)
 }
 
 fn jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
@@ -118,13 +119,14 @@ fn jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
 
 /// The whole pipeline.
 pub fn process(bytes: &[u8]) -> Result<Processed, PhotoError> {
-    let img = flatten(&decode(bytes)?);
-    let display = fit(&img, DISPLAY_MAX);
+    let decoded = decode(bytes)?;
+    let display = flatten(&fit(&decoded, DISPLAY_MAX));
+    drop(decoded);
     let display_jpeg = jpeg(&display, 82)?;
     // Shrink quality, then size, until the thumbnail fits its byte budget.
     let mut side = THUMB_MAX;
     loop {
-        let thumb = fit(&display, side);
+        let thumb = fit(&DynamicImage::ImageRgb8(display.clone()), side).to_rgb8();
         for quality in [75u8, 60, 45] {
             let bytes = jpeg(&thumb, quality)?;
             if bytes.len() <= THUMB_MAX_BYTES {
@@ -139,7 +141,9 @@ pub fn process(bytes: &[u8]) -> Result<Processed, PhotoError> {
             }
         }
         if side <= 80 {
-            return Err(PhotoError::Corrupt("cannot make a small enough thumbnail".into()));
+            return Err(PhotoError::Corrupt(
+                "cannot make a small enough thumbnail".into(),
+            ));
         }
         side = side * 3 / 4;
     }
@@ -151,7 +155,9 @@ mod tests {
     use image::{ImageEncoder, Rgba, RgbaImage};
 
     fn png(w: u32, h: u32) -> Vec<u8> {
-        let img = RgbaImage::from_fn(w, h, |x, y| Rgba([(x % 256) as u8, (y % 256) as u8, 90, 200]));
+        let img = RgbaImage::from_fn(w, h, |x, y| {
+            Rgba([(x % 256) as u8, (y % 256) as u8, 90, 200])
+        });
         let mut out = Vec::new();
         image::codecs::png::PngEncoder::new(&mut out)
             .write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgba8)

@@ -255,8 +255,7 @@ pub async fn upsert_many(
                 merchants::opening_months.eq(excluded(merchants::opening_months)),
                 merchants::description.eq(excluded(merchants::description)),
                 merchants::pledges.eq(excluded(merchants::pledges)),
-                merchants::region_override_reason
-                    .eq(excluded(merchants::region_override_reason)),
+                merchants::region_override_reason.eq(excluded(merchants::region_override_reason)),
                 merchants::uscc_warning.eq(excluded(merchants::uscc_warning)),
                 merchants::version.eq(merchants::version + 1),
                 merchants::updated_at.eq(diesel::dsl::now),
@@ -569,7 +568,10 @@ pub async fn store_grade(
 
 /// Recomputes the stored grade of every merchant whose grade may have changed by the passing of
 /// time (a publicity period ended, a penalty stopped being recent). Returns how many.
-pub async fn refresh_due_grades(conn: &mut AsyncPgConnection, today: NaiveDate) -> QueryResult<usize> {
+pub async fn refresh_due_grades(
+    conn: &mut AsyncPgConnection,
+    today: NaiveDate,
+) -> QueryResult<usize> {
     let due: Vec<i64> = merchants::table
         .filter(merchants::grade_recheck_on.le(today))
         .select(merchants::id)
@@ -687,5 +689,17 @@ macro_rules! merchant_record {
 }
 
 merchant_record!(NewLicence, LicenceRow, licences, "licence", false);
-merchant_record!(NewInspection, InspectionRow, inspections, "inspection", true);
-merchant_record!(NewCreditRecord, CreditRecordRow, credit_records, "credit_record", true);
+merchant_record!(
+    NewInspection,
+    InspectionRow,
+    inspections,
+    "inspection",
+    true
+);
+merchant_record!(
+    NewCreditRecord,
+    CreditRecordRow,
+    credit_records,
+    "credit_record",
+    true
+);

@@ -262,7 +262,12 @@ mod tests {
     fn row1_serious_violation_is_d() {
         let a = assess(
             &[
-                credit(1, CreditKind::SeriousViolation, "2025-06-01", Some("2028-06-01")),
+                credit(
+                    1,
+                    CreditKind::SeriousViolation,
+                    "2025-06-01",
+                    Some("2028-06-01"),
+                ),
                 credit(2, CreditKind::Penalty, "2026-05-01", Some("2027-05-01")),
             ],
             &[],
@@ -290,19 +295,32 @@ mod tests {
     // Row 3: penalty decided within 365 days → C, turning B when it stops being recent.
     #[test]
     fn row3_recent_penalty_is_c_then_b() {
-        let records = [credit(4, CreditKind::Penalty, "2026-01-10", Some("2028-01-10"))];
+        let records = [credit(
+            4,
+            CreditKind::Penalty,
+            "2026-01-10",
+            Some("2028-01-10"),
+        )];
         let a = assess(&records, &[], 0, d(TODAY));
         assert_eq!((a.grade, codes(&a)), (Grade::C, vec!["recent_penalty"]));
         assert_eq!(a.recheck_on, Some(d("2027-01-10")));
         let later = assess(&records, &[], 0, d("2027-01-10"));
-        assert_eq!((later.grade, codes(&later)), (Grade::B, vec!["past_penalty"]));
+        assert_eq!(
+            (later.grade, codes(&later)),
+            (Grade::B, vec!["past_penalty"])
+        );
     }
 
     // Row 4: penalty older than 365 days but still in publicity → B.
     #[test]
     fn row4_past_penalty_is_b() {
         let a = assess(
-            &[credit(5, CreditKind::Penalty, "2024-03-01", Some("2027-03-01"))],
+            &[credit(
+                5,
+                CreditKind::Penalty,
+                "2024-03-01",
+                Some("2027-03-01"),
+            )],
             &[],
             0,
             d(TODAY),
@@ -339,7 +357,10 @@ mod tests {
     fn row6_rectification_is_b_until_a_later_pass() {
         let rect = insp(8, InspectionResult::Rectify, "2026-09-01");
         let a = assess(&[], std::slice::from_ref(&rect), 0, d(TODAY));
-        assert_eq!((a.grade, codes(&a)), (Grade::B, vec!["rectification_ordered"]));
+        assert_eq!(
+            (a.grade, codes(&a)),
+            (Grade::B, vec!["rectification_ordered"])
+        );
         let cleared = assess(
             &[],
             &[rect, insp(9, InspectionResult::Pass, "2026-10-01")],
@@ -375,7 +396,12 @@ mod tests {
     fn commendation_is_a_badge_not_a_grade() {
         let a = assess(
             &[
-                credit(11, CreditKind::Commendation, "2026-03-15", Some("2027-03-15")),
+                credit(
+                    11,
+                    CreditKind::Commendation,
+                    "2026-03-15",
+                    Some("2027-03-15"),
+                ),
                 credit(12, CreditKind::Penalty, "2026-04-01", Some("2027-04-01")),
             ],
             &[],
@@ -391,14 +417,27 @@ mod tests {
     #[test]
     fn expired_records_do_not_count_or_show() {
         let records = [
-            credit(13, CreditKind::SeriousViolation, "2023-01-01", Some("2026-11-22")),
-            credit(14, CreditKind::Commendation, "2025-01-01", Some("2026-01-01")),
+            credit(
+                13,
+                CreditKind::SeriousViolation,
+                "2023-01-01",
+                Some("2026-11-22"),
+            ),
+            credit(
+                14,
+                CreditKind::Commendation,
+                "2025-01-01",
+                Some("2026-01-01"),
+            ),
         ];
         let last_day = assess(&records, &[], 0, d("2026-11-22"));
         assert_eq!(last_day.grade, Grade::D);
         assert_eq!(last_day.recheck_on, Some(d("2026-11-23")));
         let after = assess(&records, &[], 0, d("2026-11-23"));
-        assert_eq!((after.grade, codes(&after)), (Grade::A, vec!["no_adverse_records"]));
+        assert_eq!(
+            (after.grade, codes(&after)),
+            (Grade::A, vec!["no_adverse_records"])
+        );
         assert!(after.badges.is_empty());
     }
 

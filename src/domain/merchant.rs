@@ -180,9 +180,14 @@ mod tests {
 
     #[test]
     fn months() {
-        assert_eq!(parse_opening_months(&[10, 5, 5, 6], "m").unwrap(), vec![5, 6, 10]);
         assert_eq!(
-            parse_opening_months(&[0], "opening_months").unwrap_err().code,
+            parse_opening_months(&[10, 5, 5, 6], "m").unwrap(),
+            vec![5, 6, 10]
+        );
+        assert_eq!(
+            parse_opening_months(&[0], "opening_months")
+                .unwrap_err()
+                .code,
             "invalid_month"
         );
     }

@@ -260,11 +260,7 @@ impl MerchantDraft {
         let mut pledges = Vec::new();
         let given = self.pledges.as_deref().unwrap_or_default();
         if given.len() > 10 {
-            errors.push(FieldError::new(
-                "pledges",
-                "too_many",
-                "at most 10 pledges",
-            ));
+            errors.push(FieldError::new("pledges", "too_many", "at most 10 pledges"));
         }
         for (i, p) in given.iter().enumerate().take(10) {
             let p = clean(p);
@@ -315,7 +311,11 @@ mod tests {
 
     fn draft() -> MerchantDraft {
         MerchantDraft {
-            uscc: Some(Uscc::build("92", "513230", "MA620000").unwrap().into_string()),
+            uscc: Some(
+                Uscc::build("92", "513230", "MA620000")
+                    .unwrap()
+                    .into_string(),
+            ),
             name: Some("  壤塘县 藏家饭店 ".into()),
             category: Some("餐饮".into()),
             region_code: Some("513230".into()),
@@ -381,7 +381,11 @@ mod tests {
         assert!(d.validate(today(), &mut vec![]).is_ok());
         // A prefecture-registered code covers its counties.
         let d = MerchantDraft {
-            uscc: Some(Uscc::build("91", "513200", "MA620000").unwrap().into_string()),
+            uscc: Some(
+                Uscc::build("91", "513200", "MA620000")
+                    .unwrap()
+                    .into_string(),
+            ),
             ..draft()
         };
         assert!(d.validate(today(), &mut vec![]).is_ok());
@@ -389,7 +393,9 @@ mod tests {
 
     #[test]
     fn pilot_code_warns() {
-        let mut code = Uscc::build("92", "513230", "MA620000").unwrap().into_string();
+        let mut code = Uscc::build("92", "513230", "MA620000")
+            .unwrap()
+            .into_string();
         let last = code.pop().unwrap();
         code.push(if last == '0' { '1' } else { '0' });
         let d = MerchantDraft {

@@ -7,8 +7,8 @@ pub mod phone;
 pub mod region;
 pub mod text;
 pub mod time;
-pub mod user;
 pub mod uscc;
+pub mod user;
 pub mod workdays;
 
 use serde::Serialize;

@@ -151,8 +151,14 @@ mod tests {
         assert_eq!(p("010 62345678"), "010-62345678");
         assert_eq!(p("028-86612345转801"), "028-86612345-801");
         assert_eq!(p("4001234567"), "400-123-4567");
-        assert_eq!(Phone::parse("0837-2822222").unwrap().kind(), PhoneKind::Landline);
-        assert_eq!(Phone::parse("13812345678").unwrap().kind(), PhoneKind::Mobile);
+        assert_eq!(
+            Phone::parse("0837-2822222").unwrap().kind(),
+            PhoneKind::Landline
+        );
+        assert_eq!(
+            Phone::parse("13812345678").unwrap().kind(),
+            PhoneKind::Mobile
+        );
     }
 
     #[test]

@@ -44,13 +44,23 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2026-11-21T16:30:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(china_date(t), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
+        assert_eq!(
+            china_date(t),
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+        );
     }
 
     #[test]
     fn date_formats() {
         let want = NaiveDate::from_ymd_opt(2026, 3, 1);
-        for s in ["2026-03-01", "2026/3/1", "2026.3.1", "2026年3月1日", "20260301", "２０２６-03-01"] {
+        for s in [
+            "2026-03-01",
+            "2026/3/1",
+            "2026.3.1",
+            "2026年3月1日",
+            "20260301",
+            "２０２６-03-01",
+        ] {
             assert_eq!(parse_date(s), want, "{s}");
         }
         for s in ["2026-02-30", "26-3-1", "", "2026-03", "abc"] {

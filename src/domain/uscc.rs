@@ -59,9 +59,9 @@ impl fmt::Display for UsccError {
                 "character {position} is {found:?}; allowed are digits and the letters \
                  A–Y without I, O, S, V, Z"
             ),
-            UsccError::RegionNotDigits => f.write_str(
-                "characters 3–8 must be the six digits of a region code (GB/T 2260)",
-            ),
+            UsccError::RegionNotDigits => {
+                f.write_str("characters 3–8 must be the six digits of a region code (GB/T 2260)")
+            }
             UsccError::OrgCodeCheck { expected, found } => write!(
                 f,
                 "the organisation code (characters 9–17) fails its GB 11714 check: \
@@ -235,7 +235,11 @@ pub(crate) mod tests {
     #[test]
     fn known_real_codes() {
         // Published codes (company registry notices).
-        for code in ["91350100M000100Y43", "91110000802100433B", "91440300708461136T"] {
+        for code in [
+            "91350100M000100Y43",
+            "91110000802100433B",
+            "91440300708461136T",
+        ] {
             let u = Uscc::parse(code).unwrap();
             assert!(!u.check_char_warning(), "{code}");
         }
@@ -278,10 +282,7 @@ pub(crate) mod tests {
         // Org code fine, 18th wrong: accepted with a warning.
         let pilot = Uscc::parse("91350100M000100Y44").unwrap();
         assert!(pilot.check_char_warning());
-        assert_eq!(
-            check_char_warning("uscc", &pilot).code,
-            "uscc_check_char"
-        );
+        assert_eq!(check_char_warning("uscc", &pilot).code, "uscc_check_char");
     }
 
     proptest! {

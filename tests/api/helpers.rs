@@ -301,7 +301,7 @@ impl TestApp {
     /// A merchant in `region` (the registry's core row).
     pub async fn merchant_in(&self, region: &str) -> MerchantRef {
         let n = self.next();
-        let uscc = format!("91{region}{:09}X", 100_000_000 + n);
+        let uscc = uscc_for(region, n);
         let mut conn = self.conn().await;
         db::merchants::insert(
             &mut conn,
@@ -355,6 +355,41 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn patch_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POST a multipart form with one file part named `file` and text parts.
+    pub async fn upload_as(
+        &self,
+        token: &str,
+        path: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+        );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn put_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .put(self.url(path))
@@ -364,6 +399,26 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A valid USCC registered in `region`, distinct for each `n`.
+pub fn uscc_for(region: &str, n: u64) -> String {
+    yidianyima::domain::uscc::Uscc::build("92", region, &format!("{:08}", n % 100_000_000))
+        .unwrap()
+        .into_string()
+}
+
+/// Asserts a 422 naming `field` with `code` among its errors; returns the body.
+pub async fn assert_field_error(resp: reqwest::Response, field: &str, code: &str) -> Value {
+    let body = assert_problem(resp, 422, "validation_failed").await;
+    let errors = body["errors"].as_array().expect("errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["field"] == field && e["code"] == code),
+        "expected {field}/{code} in {body}"
+    );
+    body
 }
 
 /// Asserts a problem+json answer with `status` and `code`; returns the body.

@@ -6,6 +6,8 @@ mod calendar;
 mod cli;
 mod errors;
 mod helpers;
+mod merchants;
 mod migrations;
 mod ops;
+mod records;
 mod users;

@@ -407,7 +407,8 @@ pub async fn create(
     }
     let fields = MerchantFields::from(&valid);
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let created = conn.transaction::<_, AppError, _>(async move |conn| {
+    let created = conn
+        .transaction::<_, AppError, _>(async move |conn| {
             let row = db::merchants::create(conn, &fields)
                 .await
                 .map_err(|e| duplicate_uscc(e.into(), &fields.uscc))?;
@@ -422,8 +423,8 @@ pub async fn create(
             )
             .await?;
             Ok(row)
-    })
-    .await?;
+        })
+        .await?;
     tracing::info!(merchant_id = created.id, by = user.id, "merchant created");
     let tag = etag(&created);
     let id = created.id;
@@ -464,8 +465,15 @@ pub async fn list(
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants see only their own record"));
     }
-    let (page, per_page) = paging.parse()?;
     let mut errors = Vec::new();
+    let (page, per_page) = match paging.parse() {
+        Ok(p) => p,
+        Err(AppError::Validation(e)) => {
+            errors.extend(e);
+            (1, 1)
+        }
+        Err(e) => return Err(e),
+    };
     let region = match query.region.as_deref().map(clean).filter(|s| !s.is_empty()) {
         Some(r) => RegionCode::parse(&r)
             .map_err(|e| errors.push(FieldError::new("region", "invalid_region", e.to_string())))
@@ -501,13 +509,13 @@ pub async fn list(
         },
         None => None,
     };
-    let q = query
-        .q
-        .as_deref()
-        .map(clean)
-        .filter(|s| !s.is_empty());
+    let q = query.q.as_deref().map(clean).filter(|s| !s.is_empty());
     if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        errors.push(FieldError::new("q", "too_long", "q has at most 100 characters"));
+        errors.push(FieldError::new(
+            "q",
+            "too_long",
+            "q has at most 100 characters",
+        ));
     }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
@@ -601,7 +609,6 @@ pub const MERCHANT_EDITABLE: &[&str] = &[
     "description",
     "pledges",
 ];
-
 
 fn draft_of(m: &MerchantRow) -> MerchantDraft {
     MerchantDraft {
@@ -841,7 +848,11 @@ fn required_text(
 ) -> String {
     let v = value.as_deref().map(clean).unwrap_or_default();
     if v.is_empty() {
-        errors.push(FieldError::new(field, "required", format!("{field} is required")));
+        errors.push(FieldError::new(
+            field,
+            "required",
+            format!("{field} is required"),
+        ));
     } else if v.chars().count() > max {
         errors.push(FieldError::new(
             field,
@@ -852,7 +863,12 @@ fn required_text(
     v
 }
 
-fn optional_text(errors: &mut Vec<FieldError>, field: &str, value: &Option<String>, max: usize) -> String {
+fn optional_text(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: &Option<String>,
+    max: usize,
+) -> String {
     let v = value.as_deref().map(clean).unwrap_or_default();
     if v.chars().count() > max {
         errors.push(FieldError::new(
@@ -873,7 +889,11 @@ fn date_field(
     match value.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => {
             if required {
-                errors.push(FieldError::new(field, "required", format!("{field} is required")));
+                errors.push(FieldError::new(
+                    field,
+                    "required",
+                    format!("{field} is required"),
+                ));
             }
             None
         }
@@ -888,9 +908,18 @@ fn date_field(
     }
 }
 
-fn not_in_future(errors: &mut Vec<FieldError>, field: &str, d: Option<NaiveDate>, today: NaiveDate) {
+fn not_in_future(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    d: Option<NaiveDate>,
+    today: NaiveDate,
+) {
     if d.is_some_and(|d| d > today) {
-        errors.push(FieldError::new(field, "in_future", format!("{field} cannot be after today")));
+        errors.push(FieldError::new(
+            field,
+            "in_future",
+            format!("{field} cannot be after today"),
+        ));
     }
 }
 
@@ -902,7 +931,11 @@ fn word<T>(
 ) -> Option<T> {
     match value.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => {
-            errors.push(FieldError::new(field, "required", format!("{field} is required")));
+            errors.push(FieldError::new(
+                field,
+                "required",
+                format!("{field} is required"),
+            ));
             None
         }
         Some(v) => parse(v, field).map_err(|e| errors.push(e)).ok(),
@@ -947,7 +980,11 @@ pub struct CreditRecordRequest {
     pub publicity_until: Option<String>,
 }
 
-fn validate_licence(b: &LicenceRequest, merchant_id: i64, by: i64) -> Result<NewLicence, Vec<FieldError>> {
+fn validate_licence(
+    b: &LicenceRequest,
+    merchant_id: i64,
+    by: i64,
+) -> Result<NewLicence, Vec<FieldError>> {
     let mut e = Vec::new();
     let kind = word(&mut e, "kind", &b.kind, LicenceKind::parse_field);
     let number = required_text(&mut e, "number", &b.number, 100);
@@ -956,7 +993,11 @@ fn validate_licence(b: &LicenceRequest, merchant_id: i64, by: i64) -> Result<New
     let valid_until = date_field(&mut e, "valid_until", &b.valid_until, false);
     if let (Some(f), Some(u)) = (valid_from, valid_until) {
         if u < f {
-            e.push(FieldError::new("valid_until", "before_start", "valid_until cannot be before valid_from"));
+            e.push(FieldError::new(
+                "valid_until",
+                "before_start",
+                "valid_until cannot be before valid_from",
+            ));
         }
     }
     match (kind, valid_from) {
@@ -1062,22 +1103,22 @@ where
     N: MerchantRecord + 'static,
 {
     conn.transaction::<_, AppError, _>(async move |conn| {
-            let row = new.insert(conn).await?;
-            db::audit::record(
-                conn,
-                &actor,
-                &format!("{}.create", N::ENTITY),
-                N::ENTITY,
-                &N::row_id(&row).to_string(),
-                None::<&()>,
-                Some(&row),
-            )
-            .await?;
-            if N::AFFECTS_GRADE {
-                let a = db::merchants::assess(conn, new.merchant_id(), today()).await?;
-                db::merchants::store_grade(conn, new.merchant_id(), &a).await?;
-            }
-            Ok(row)
+        let row = new.insert(conn).await?;
+        db::audit::record(
+            conn,
+            &actor,
+            &format!("{}.create", N::ENTITY),
+            N::ENTITY,
+            &N::row_id(&row).to_string(),
+            None::<&()>,
+            Some(&row),
+        )
+        .await?;
+        if N::AFFECTS_GRADE {
+            let a = db::merchants::assess(conn, new.merchant_id(), today()).await?;
+            db::merchants::store_grade(conn, new.merchant_id(), &a).await?;
+        }
+        Ok(row)
     })
     .await
 }
@@ -1130,8 +1171,7 @@ pub async fn create_licence(
     let m = managed_merchant(&mut conn, &user, path.into_inner()).await?;
     let new = validate_licence(&body, m.id, user.id).map_err(AppError::Validation)?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let row = add_record(&mut conn, actor, new)
-    .await?;
+    let row = add_record(&mut conn, actor, new).await?;
     let view = licence_view(row, today());
     Ok(created(
         format!("/api/v1/merchants/{}/licences", m.id),
@@ -1184,8 +1224,7 @@ pub async fn create_inspection(
     let m = managed_merchant(&mut conn, &user, path.into_inner()).await?;
     let new = validate_inspection(&body, m.id, user.id, today()).map_err(AppError::Validation)?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let row = add_record(&mut conn, actor, new)
-    .await?;
+    let row = add_record(&mut conn, actor, new).await?;
     Ok(created(
         format!("/api/v1/merchants/{}/inspections", m.id),
         &row,
@@ -1239,8 +1278,7 @@ pub async fn create_credit_record(
     let new =
         validate_credit_record(&body, m.id, user.id, today()).map_err(AppError::Validation)?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let row = add_record(&mut conn, actor, new)
-    .await?;
+    let row = add_record(&mut conn, actor, new).await?;
     Ok(created(
         format!("/api/v1/merchants/{}/credit-records", m.id),
         &row,

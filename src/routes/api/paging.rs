@@ -21,7 +21,7 @@ impl PageQuery {
         let mut errors = Vec::new();
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(50);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             errors.push(FieldError::new("page", "out_of_range", "page starts at 1"));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {

@@ -126,14 +126,11 @@ pub async fn upload_photo(
         .map_err(|e| anyhow::anyhow!("photo worker failed: {e}"))?
         .map_err(|e| match e {
             PhotoError::UnsupportedFormat => AppError::UnsupportedMediaType {
-                detail: "the file is not a JPEG, PNG or WebP image (checked by its content)"
-                    .into(),
+                detail: "the file is not a JPEG, PNG or WebP image (checked by its content)".into(),
             },
-            PhotoError::TooLarge => AppError::validation(FieldError::new(
-                "file",
-                "image_too_large",
-                e.to_string(),
-            )),
+            PhotoError::TooLarge => {
+                AppError::validation(FieldError::new("file", "image_too_large", e.to_string()))
+            }
             PhotoError::Corrupt(_) => {
                 AppError::validation(FieldError::new("file", "invalid_image", e.to_string()))
             }
@@ -151,9 +148,8 @@ pub async fn upload_photo(
     };
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
     let mut conn = state.pool.get().await?;
-    let meta = diesel_async::AsyncConnection::transaction::<_, AppError, _>(
-        &mut conn,
-        async |conn| {
+    let meta =
+        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
             let meta = db::merchants::insert_photo(conn, &new).await?;
             let audit = serde_json::json!({
                 "id": meta.id, "merchant_id": meta.merchant_id, "kind": meta.kind,
@@ -171,9 +167,8 @@ pub async fn upload_photo(
             )
             .await?;
             Ok(meta)
-        },
-    )
-    .await?;
+        })
+        .await?;
     let view = PhotoView::from(meta);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, view.url.clone()))
@@ -187,7 +182,10 @@ pub async fn upload_photo(
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/media/photos/{id}.jpg")]
-pub async fn photo_display(state: web::Data<AppState>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn photo_display(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     serve(&state, path.into_inner(), false).await
 }
 
@@ -196,7 +194,10 @@ pub async fn photo_display(state: web::Data<AppState>, path: web::Path<i64>) -> 
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/media/photos/{id}/thumb.jpg")]
-pub async fn photo_thumb(state: web::Data<AppState>, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn photo_thumb(
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     serve(&state, path.into_inner(), true).await
 }
 
