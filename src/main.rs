@@ -47,6 +47,18 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import merchants from a CSV (UTF-8 or GBK) or XLSX file of the data exchange; upsert by
+    /// USCC; all-or-nothing unless --partial. Prints the report as JSON; exits 2 if rows were
+    /// rejected.
+    Import {
+        file: PathBuf,
+        /// Check and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Commit the valid rows even when some are rejected.
+        #[arg(long)]
+        partial: bool,
+    },
     /// Manage administrative divisions.
     Regions {
         #[command(subcommand)]
@@ -135,6 +147,11 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import {
+            file,
+            dry_run,
+            partial,
+        } => import(file, dry_run, partial).await,
         Command::Demo => {
             let url = database_url()?;
             db::migrations::run_pending(&url).await?;
@@ -300,5 +317,56 @@ async fn load_regions(file: PathBuf) -> anyhow::Result<()> {
     let mut conn = pool.get().await?;
     let n = db::regions::load_audited(&mut conn, &Actor::cli(), &rows).await?;
     println!("loaded {n} regions from {}", file.display());
+    Ok(())
+}
+
+async fn import(file: PathBuf, dry_run: bool, partial: bool) -> anyhow::Result<()> {
+    let url = database_url()?;
+    db::migrations::run_pending(&url).await?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let pool = db::pool_for(&url, 1)?;
+    let mut conn = pool.get().await?;
+    let started = std::time::Instant::now();
+    let report = yidianyima::import::run(
+        &mut conn,
+        &Actor::cli(),
+        &yidianyima::import::Scope::All,
+        &bytes,
+        file.file_name().and_then(|n| n.to_str()),
+        yidianyima::import::Options { dry_run, partial },
+        yidianyima::domain::time::china_date(chrono::Utc::now()),
+    )
+    .await
+    .map_err(|e| match e {
+        yidianyima::import::ImportError::Columns(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!(other),
+    })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "{} rows in {:.2}s: {} created, {} updated, {} unchanged, {} rejected; {}",
+        report.rows,
+        started.elapsed().as_secs_f64(),
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.rejected.len(),
+        if report.committed {
+            "committed"
+        } else if dry_run {
+            "dry run, nothing written"
+        } else {
+            "nothing written"
+        }
+    );
+    if !report.rejected.is_empty() {
+        std::process::exit(2);
+    }
     Ok(())
 }

@@ -121,7 +121,8 @@ impl Application {
                         .service(api::merchants::create_inspection)
                         .service(api::merchants::list_credit_records)
                         .service(api::merchants::create_credit_record)
-                        .service(api::photos::upload_photo),
+                        .service(api::photos::upload_photo)
+                        .service(api::imports::create_import),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::schema::{credit_records, inspections, licences, merchants, photos};
 use crate::domain::grade::{self, Assessment, CreditFact, InspectionFact};
 use crate::domain::merchant::{CreditKind, InspectionResult};
-use crate::domain::merchant_input::ValidMerchant;
+use crate::domain::merchant_input::{MerchantDraft, ValidMerchant};
 
 /// Just enough of a merchant to decide who may see it.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -96,6 +96,27 @@ impl From<&ValidMerchant> for MerchantFields {
 }
 
 impl MerchantRow {
+    /// The stored record as a draft, to merge changes onto and validate again.
+    pub fn to_draft(&self) -> MerchantDraft {
+        MerchantDraft {
+            uscc: Some(self.uscc.clone()),
+            name: Some(self.name.clone()),
+            legal_representative: self.legal_representative.clone(),
+            category: Some(self.category.clone()),
+            region_code: Some(self.region_code.clone()),
+            address: self.address.clone(),
+            phone: self.phone.clone(),
+            business_scope: self.business_scope.clone(),
+            registered_on: self.registered_on.map(|d| d.to_string()),
+            status: Some(self.status.clone()),
+            opening_hours: self.opening_hours.clone(),
+            opening_months: Some(self.opening_months.iter().map(|&x| x as i32).collect()),
+            description: self.description.clone(),
+            pledges: Some(self.pledges.clone()),
+            region_override_reason: self.region_override_reason.clone(),
+        }
+    }
+
     /// The registry fields of the stored record, to compare with an incoming version.
     pub fn fields(&self) -> MerchantFields {
         MerchantFields {

@@ -212,3 +212,57 @@ async fn merchant_login_by_uscc_and_regions_load() {
     assert_eq!(n, 16);
     let _ = std::fs::remove_file(dir);
 }
+
+#[tokio::test]
+async fn import_from_the_command_line_shares_the_rules() {
+    let app = spawn_app().await;
+    let url = app.database_url.clone();
+    let dir = std::env::temp_dir().join(format!("ydym-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join(format!(
+        "good-{}.csv",
+        app.redis_prefix.trim_end_matches(':')
+    ));
+    let u = crate::helpers::uscc_for("513230", 77);
+    std::fs::write(&good, format!("uscc,name,category\n{u},壤塘书店,retail\n")).unwrap();
+    let bad = dir.join(format!(
+        "bad-{}.csv",
+        app.redis_prefix.trim_end_matches(':')
+    ));
+    std::fs::write(
+        &bad,
+        format!(
+            "uscc,name\n{},甲\n12345,乙\n",
+            crate::helpers::uscc_for("513230", 78)
+        ),
+    )
+    .unwrap();
+    let count = || async {
+        let mut conn = app.conn().await;
+        db::merchants::by_usccs(&mut conn, std::slice::from_ref(&u))
+            .await
+            .unwrap()
+            .len()
+    };
+
+    let (ok, out) = run(&url, &["import", good.to_str().unwrap(), "--dry-run"], "");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"created\": 1") && out.contains("dry run"),
+        "{out}"
+    );
+    assert_eq!(count().await, 0);
+
+    let (ok, out) = run(&url, &["import", bad.to_str().unwrap()], "");
+    assert!(!ok, "rejected rows exit non-zero: {out}");
+    assert!(
+        out.contains("\"row\": 3") && out.contains("nothing written"),
+        "{out}"
+    );
+
+    let (ok, out) = run(&url, &["import", good.to_str().unwrap()], "");
+    assert!(ok, "{out}");
+    assert_eq!(count().await, 1);
+    let _ = std::fs::remove_file(good);
+    let _ = std::fs::remove_file(bad);
+}

@@ -6,6 +6,7 @@ mod calendar;
 mod cli;
 mod errors;
 mod helpers;
+mod imports;
 mod merchants;
 mod migrations;
 mod ops;

@@ -610,26 +610,6 @@ pub const MERCHANT_EDITABLE: &[&str] = &[
     "pledges",
 ];
 
-fn draft_of(m: &MerchantRow) -> MerchantDraft {
-    MerchantDraft {
-        uscc: Some(m.uscc.clone()),
-        name: Some(m.name.clone()),
-        legal_representative: m.legal_representative.clone(),
-        category: Some(m.category.clone()),
-        region_code: Some(m.region_code.clone()),
-        address: m.address.clone(),
-        phone: m.phone.clone(),
-        business_scope: m.business_scope.clone(),
-        registered_on: m.registered_on.map(|d| d.to_string()),
-        status: Some(m.status.clone()),
-        opening_hours: m.opening_hours.clone(),
-        opening_months: Some(m.opening_months.iter().map(|&x| x as i32).collect()),
-        description: m.description.clone(),
-        pledges: Some(m.pledges.clone()),
-        region_override_reason: m.region_override_reason.clone(),
-    }
-}
-
 /// Applies a PATCH body onto a draft. `null` clears a field.
 fn apply_patch(draft: &mut MerchantDraft, patch: &Map<String, Value>) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -792,7 +772,7 @@ pub async fn update(
                     });
                 }
             }
-            let mut draft = draft_of(&before);
+            let mut draft = before.to_draft();
             let errors = apply_patch(&mut draft, &patch);
             if !errors.is_empty() {
                 return Err(AppError::Validation(errors));

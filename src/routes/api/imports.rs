@@ -1,0 +1,144 @@
+//! `POST /api/v1/imports`: the data-exchange import over HTTP (the CLI's `import` shares the code
+//! path in `crate::import`).
+
+use actix_multipart::Multipart;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::photos::{read_multipart, MAX_UPLOAD};
+use crate::auth::CurrentUser;
+use crate::domain::time::china_date;
+use crate::domain::user::Role;
+use crate::domain::FieldError;
+use crate::error::{AppError, AppResult, Problem};
+use crate::import::{self, ImportError, Options, Report, Scope, TableError};
+use crate::routes::actor;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ImportQuery {
+    /// Check and report only; nothing is written.
+    pub dry_run: Option<bool>,
+    /// Commit the valid rows even when some rows are rejected.
+    pub partial: Option<bool>,
+}
+
+/// The answer when rejected rows stopped an all-or-nothing import: problem+json, with every
+/// row error in `errors` (field `rows[N].field`, N the Excel row) and the whole report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRejected {
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    pub code: &'static str,
+    pub errors: Vec<FieldError>,
+    pub report: Report,
+}
+
+pub fn into_app_error(e: ImportError) -> AppError {
+    match e {
+        ImportError::Table(TableError::UnsupportedFormat) => AppError::UnsupportedMediaType {
+            detail: TableError::UnsupportedFormat.to_string(),
+        },
+        ImportError::Table(t) => {
+            AppError::validation(FieldError::new("file", "unreadable_file", t.to_string()))
+        }
+        ImportError::Columns(errors) => AppError::Validation(errors),
+        ImportError::Db(e) => e.into(),
+    }
+}
+
+/// Import merchants from CSV (UTF-8, UTF-8 with BOM, GBK) or XLSX, headers in Chinese or
+/// English; upsert by USCC. All-or-nothing unless `partial=true`; `dry_run=true` writes
+/// nothing. 200 with the report when committed or dry run; 422 with the report when rejected
+/// rows stopped it.
+#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(ImportQuery),
+    request_body(content_type = "multipart/form-data", description = "`file`"),
+    responses(
+    (status = 200, body = Report),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 413, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = ImportRejected, content_type = "application/problem+json"),
+))]
+#[post("/imports")]
+pub async fn create_import(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    query: web::Query<ImportQuery>,
+    payload: Multipart,
+) -> AppResult<HttpResponse> {
+    let scope = match user.role {
+        Role::Admin => Scope::All,
+        Role::Regulator => Scope::Regions(user.jurisdiction.clone()),
+        Role::Merchant => return Err(AppError::Forbidden("merchants cannot import")),
+    };
+    let form = read_multipart(&req, payload, MAX_UPLOAD).await?;
+    let Some((file_name, bytes)) = form.file else {
+        return Err(AppError::validation(FieldError::new(
+            "file",
+            "required",
+            "attach the file as the part `file`",
+        )));
+    };
+    let options = Options {
+        dry_run: query.dry_run.unwrap_or(false),
+        partial: query.partial.unwrap_or(false),
+    };
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let mut conn = state.pool.get().await?;
+    let report = import::run(
+        &mut conn,
+        &actor,
+        &scope,
+        &bytes,
+        file_name.as_deref(),
+        options,
+        china_date(chrono::Utc::now()),
+    )
+    .await
+    .map_err(into_app_error)?;
+    tracing::info!(
+        by = user.id,
+        rows = report.rows,
+        created = report.created,
+        updated = report.updated,
+        rejected = report.rejected.len(),
+        committed = report.committed,
+        "import"
+    );
+    if report.committed || options.dry_run || report.rejected.is_empty() {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let errors = report
+        .rejected
+        .iter()
+        .flat_map(|r| {
+            r.errors.iter().map(move |e| FieldError {
+                field: format!("rows[{}].{}", r.row, e.field),
+                code: e.code,
+                message: e.message.clone(),
+            })
+        })
+        .collect();
+    let body = ImportRejected {
+        type_: "/problems/import_rejected",
+        title: "Unprocessable Entity",
+        status: 422,
+        detail: format!(
+            "{} of {} rows were rejected; nothing was imported (fix them, or import with partial=true)",
+            report.rejected.len(),
+            report.rows
+        ),
+        code: "import_rejected",
+        errors,
+        report,
+    };
+    Ok(HttpResponse::UnprocessableEntity()
+        .content_type("application/problem+json")
+        .json(body))
+}
