@@ -5,6 +5,7 @@ use crate::auth::password;
 use crate::db::audit::Actor;
 use crate::db::users::NewUser;
 use crate::db::{self, DbPool};
+use crate::demo_merchants;
 
 /// The password of every demo account. Demo data is for trying the product, never production.
 pub const DEMO_PASSWORD: &str = "demo-2026-yidianyima";
@@ -39,7 +40,8 @@ pub fn accounts(counties: &[String], prefecture: &str) -> Vec<DemoLogin> {
     out
 }
 
-/// Loads the demo data if the database has no users. Returns the logins created (empty when
+/// Loads the demo data (accounts, 1,056 merchants with their records, merchant logins) if
+/// the database has no users. Returns the logins created (empty when
 /// the database already had data).
 pub async fn load_if_empty(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     let mut conn = pool.get().await?;
@@ -70,13 +72,137 @@ pub async fn load_if_empty(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
         };
         db::users::create_audited(&mut conn, &actor, &new, &login.region_codes).await?;
     }
+    let today = crate::domain::time::china_date(chrono::Utc::now());
+    let merchants = demo_merchants::generate(today);
+    let ids = insert_merchants(&mut conn, &actor, &merchants).await?;
+
+    // A few merchant logins: the first merchant of each category in Malkang, and the one on
+    // the serious-violation list (to see a D from the merchant's side).
+    let mut logins = logins;
+    let mut picked: Vec<usize> = Vec::new();
+    for category in ["restaurant", "hotel", "pharmacy", "retail", "scenic_spot"] {
+        if let Some(i) = merchants
+            .iter()
+            .position(|m| m.fields.category == category && m.fields.region_code == "513201")
+        {
+            picked.push(i);
+        }
+    }
+    if let Some(i) = merchants
+        .iter()
+        .position(|m| m.credit.iter().any(|c| c.kind == "serious_violation"))
+    {
+        picked.push(i);
+    }
+    for (n, i) in picked.into_iter().enumerate() {
+        let username = format!("shop-{:03}", n + 1);
+        let hash = tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD)).await??;
+        let new = NewUser {
+            username: &username,
+            password_hash: &hash,
+            role: "merchant",
+            merchant_id: Some(ids[i]),
+        };
+        db::users::create_audited(&mut conn, &actor, &new, &[]).await?;
+        logins.push(DemoLogin {
+            username,
+            role: "merchant",
+            region_codes: vec![format!(
+                "{} ({})",
+                merchants[i].fields.name, merchants[i].fields.uscc
+            )],
+        });
+    }
     Ok(logins)
+}
+
+/// Inserts the demo merchants and their records in one transaction; returns their ids in
+/// order.
+async fn insert_merchants(
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: &Actor,
+    merchants: &[demo_merchants::DemoMerchant],
+) -> anyhow::Result<Vec<i64>> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+
+    use crate::db::schema::{credit_records, inspections, licences, merchants as m};
+
+    let ids = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let fields: Vec<_> = merchants.iter().map(|d| d.fields.clone()).collect();
+            let mut by_uscc = std::collections::HashMap::new();
+            for chunk in fields.chunks(2000) {
+                let rows: Vec<(i64, String)> = diesel::insert_into(m::table)
+                    .values(chunk)
+                    .returning((m::id, m::uscc))
+                    .get_results(conn)
+                    .await?;
+                by_uscc.extend(rows.into_iter().map(|(id, u)| (u, id)));
+            }
+            let ids: Vec<i64> = fields.iter().map(|f| by_uscc[&f.uscc]).collect();
+            let mut lic = Vec::new();
+            let mut insp = Vec::new();
+            let mut cred = Vec::new();
+            for (d, id) in merchants.iter().zip(&ids) {
+                lic.extend(d.licences.iter().cloned().map(|mut l| {
+                    l.merchant_id = *id;
+                    l
+                }));
+                insp.extend(d.inspections.iter().cloned().map(|mut x| {
+                    x.merchant_id = *id;
+                    x
+                }));
+                cred.extend(d.credit.iter().cloned().map(|mut c| {
+                    c.merchant_id = *id;
+                    c
+                }));
+            }
+            for chunk in lic.chunks(5000) {
+                diesel::insert_into(licences::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            for chunk in insp.chunks(5000) {
+                diesel::insert_into(inspections::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            for chunk in cred.chunks(5000) {
+                diesel::insert_into(credit_records::table)
+                    .values(chunk)
+                    .execute(conn)
+                    .await?;
+            }
+            for (d, id) in merchants.iter().zip(&ids) {
+                if d.grade.grade != crate::domain::grade::Grade::A || d.grade.recheck_on.is_some() {
+                    db::merchants::store_grade(conn, *id, &d.grade).await?;
+                }
+            }
+            db::audit::record(
+                conn,
+                actor,
+                "demo.load",
+                "merchant",
+                "*",
+                None::<&()>,
+                Some(&serde_json::json!({
+                    "merchants": ids.len(), "licences": lic.len(),
+                    "inspections": insp.len(), "credit_records": cred.len(),
+                })),
+            )
+            .await?;
+            Ok(ids)
+        })
+        .await?;
+    Ok(ids)
 }
 
 /// The credentials table printed after loading.
 pub fn credentials_table(logins: &[DemoLogin]) -> String {
     let mut s = format!(
-        "Demo logins (password for all: {DEMO_PASSWORD}):\n  {:<14} {:<10} jurisdiction\n",
+        "Demo logins (password for all: {DEMO_PASSWORD}):\n  {:<14} {:<10} jurisdiction / merchant\n",
         "username", "role"
     );
     for l in logins {

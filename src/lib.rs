@@ -6,6 +6,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod demo_merchants;
 pub mod domain;
 pub mod error;
 pub mod i18n;

@@ -266,3 +266,65 @@ async fn import_from_the_command_line_shares_the_rules() {
     let _ = std::fs::remove_file(good);
     let _ = std::fs::remove_file(bad);
 }
+
+#[tokio::test]
+async fn demo_loads_the_programmes_1056_merchants_and_prints_logins() {
+    let app = spawn_app().await;
+    let (ok, out) = run(&app.database_url, &["demo"], "");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("shop-006") && out.contains("reg-513233"),
+        "{out}"
+    );
+    let admin: Value = app
+        .login("admin", yidianyima::demo::DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = admin["token"].as_str().unwrap();
+    let page: Value = app
+        .get_as(token, "/api/v1/merchants?per_page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 1056);
+    let d: Value = app
+        .get_as(token, "/api/v1/merchants?grade=D")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["total"], 1);
+
+    // The merchant login on the serious-violation list sees its own D and why.
+    let shop: Value = app
+        .login("shop-006", yidianyima::demo::DEMO_PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shop_token = shop["token"].as_str().unwrap();
+    let me: Value = app
+        .get_as(shop_token, "/api/v1/auth/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let own: Value = app
+        .get_as(
+            shop_token,
+            &format!("/api/v1/merchants/{}", me["merchant_id"]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["grade"], "D");
+    assert_eq!(own["grade_reasons"][0]["code"], "serious_violation");
+
+    // Loading again changes nothing.
+    let (ok, out) = run(&app.database_url, &["demo"], "");
+    assert!(ok && out.contains("not loaded"), "{out}");
+}
