@@ -448,6 +448,13 @@ pub async fn run(
             Ok(report)
         })
         .await?;
+    if outcome.committed && outcome.created + outcome.updated >= 1000 {
+        // Best effort: the import has committed; a failure here only slows searches until
+        // autovacuum catches up.
+        if let Err(e) = db::merchants::after_bulk_write(conn).await {
+            tracing::warn!(error = %e, "post-import index maintenance failed");
+        }
+    }
     Ok(outcome)
 }
 

@@ -344,3 +344,30 @@ async fn file_level_problems() {
     let resp = import(&app, &owner, "", "x.csv", b"uscc,name\n".to_vec()).await;
     assert_problem(resp, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn a_thousand_rows_import_and_are_searchable_at_once() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513200"]).await;
+    let mut csv = String::from("uscc,name,region_code\n");
+    for n in 0..1000u64 {
+        csv.push_str(&format!(
+            "{},松潘商户{n},513224\n",
+            uscc_for("513224", 1000 + n)
+        ));
+    }
+    let report = ok_report(import(&app, &reg, "", "big.csv", csv.into_bytes()).await).await;
+    assert_eq!(report["created"], 1000);
+    let page: Value = app
+        .get_as(&reg.token, "/api/v1/merchants?q=%E5%95%86%E6%88%B7999")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 1, "商户999");
+    // The post-import maintenance works in this schema (its failure is only logged there).
+    let mut conn = app.conn().await;
+    yidianyima::db::merchants::after_bulk_write(&mut conn)
+        .await
+        .unwrap();
+}

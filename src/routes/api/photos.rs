@@ -20,6 +20,10 @@ use crate::state::AppState;
 /// Largest upload accepted (the API's 20 MiB upload limit).
 pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;
 
+/// Photos decoded at once: each may hold up to `photos::MAX_ALLOC` of pixels, so a burst of
+/// uploads queues here instead of exhausting memory.
+static DECODE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The parts of the form we read.
 pub struct Upload {
     pub file: Option<(Option<String>, Vec<u8>)>,
@@ -121,6 +125,10 @@ pub async fn upload_photo(
             "attach the photo as the part `file`",
         )));
     };
+    let _slot = DECODE_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("photo semaphore closed: {e}"))?;
     let processed = web::block(move || photos::process(&bytes))
         .await
         .map_err(|e| anyhow::anyhow!("photo worker failed: {e}"))?
