@@ -16,7 +16,7 @@ target/release/examples/gen_merchants "$ROWS" > "$file"
 echo "file: $file, $ROWS rows, $(du -h "$file" | cut -f1)"
 
 fresh() {
-  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $DB" -qc "CREATE DATABASE $DB" >/dev/null
+  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -qc "CREATE DATABASE $DB" >/dev/null
   DATABASE_URL=$URL RUST_LOG=warn "$bin" migrate >/dev/null
 }
 
