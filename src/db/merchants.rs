@@ -480,17 +480,6 @@ pub async fn licences_of(
         .await
 }
 
-pub async fn insert_licences(
-    conn: &mut AsyncPgConnection,
-    new: &[NewLicence],
-) -> QueryResult<Vec<LicenceRow>> {
-    diesel::insert_into(licences::table)
-        .values(new)
-        .returning(LicenceRow::as_returning())
-        .get_results(conn)
-        .await
-}
-
 pub async fn inspections_of(
     conn: &mut AsyncPgConnection,
     merchant_id: i64,
@@ -502,17 +491,6 @@ pub async fn inspections_of(
         .limit(limit)
         .select(InspectionRow::as_select())
         .load(conn)
-        .await
-}
-
-pub async fn insert_inspections(
-    conn: &mut AsyncPgConnection,
-    new: &[NewInspection],
-) -> QueryResult<Vec<InspectionRow>> {
-    diesel::insert_into(inspections::table)
-        .values(new)
-        .returning(InspectionRow::as_returning())
-        .get_results(conn)
         .await
 }
 
@@ -535,17 +513,6 @@ pub async fn credit_records_of(
     q.order((credit_records::decided_on.desc(), credit_records::id.desc()))
         .select(CreditRecordRow::as_select())
         .load(conn)
-        .await
-}
-
-pub async fn insert_credit_records(
-    conn: &mut AsyncPgConnection,
-    new: &[NewCreditRecord],
-) -> QueryResult<Vec<CreditRecordRow>> {
-    diesel::insert_into(credit_records::table)
-        .values(new)
-        .returning(CreditRecordRow::as_returning())
-        .get_results(conn)
         .await
 }
 

@@ -117,6 +117,29 @@ fn present(v: &Option<String>) -> Option<&str> {
 }
 
 impl MerchantDraft {
+    /// Sets a text field by its name; false if `field` is not a text field of the draft
+    /// (`opening_months` and `pledges` are lists).
+    pub fn set_text(&mut self, field: &str, value: Option<String>) -> bool {
+        let slot = match field {
+            "uscc" => &mut self.uscc,
+            "name" => &mut self.name,
+            "legal_representative" => &mut self.legal_representative,
+            "category" => &mut self.category,
+            "region_code" => &mut self.region_code,
+            "address" => &mut self.address,
+            "phone" => &mut self.phone,
+            "business_scope" => &mut self.business_scope,
+            "registered_on" => &mut self.registered_on,
+            "status" => &mut self.status,
+            "opening_hours" => &mut self.opening_hours,
+            "description" => &mut self.description,
+            "region_override_reason" => &mut self.region_override_reason,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+
     /// Validates every field, collecting every failure. `warnings` receives accepted oddities
     /// (an early pilot USCC). Jurisdiction and the region's existence are the caller's checks.
     pub fn validate(

@@ -177,26 +177,13 @@ fn row_draft(fields: &[Option<String>], cells: &[String]) -> (MerchantDraft, Vec
         if value.is_empty() {
             continue;
         }
-        let v = Some(value.clone());
-        match field.as_str() {
-            "uscc" => d.uscc = v,
-            "name" => d.name = v,
-            "legal_representative" => d.legal_representative = v,
-            "category" => d.category = v,
-            "region_code" => d.region_code = v,
-            "address" => d.address = v,
-            "phone" => d.phone = v,
-            "business_scope" => d.business_scope = v,
-            "registered_on" => d.registered_on = v,
-            "status" => d.status = v,
-            "opening_hours" => d.opening_hours = v,
-            "opening_months" => match parse_months(&value) {
+        if field == "opening_months" {
+            match parse_months(&value) {
                 Ok(m) => d.opening_months = Some(m),
                 Err(e) => errors.push(e),
-            },
-            "description" => d.description = v,
-            "region_override_reason" => d.region_override_reason = v,
-            _ => {}
+            }
+        } else {
+            d.set_text(field, Some(value));
         }
     }
     (d, errors)

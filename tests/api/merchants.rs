@@ -365,6 +365,19 @@ async fn regulators_patch_any_field_with_optimistic_concurrency() {
         .await;
     assert_field_error(resp, "colour", "unknown_field").await;
     let resp = app
+        .patch_as(
+            &reg.token,
+            &path,
+            &json!({"name": 5, "opening_months": "summer"}),
+        )
+        .await;
+    let p = assert_field_error(resp, "name", "invalid_type").await;
+    assert!(p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["field"] == "opening_months"));
+    let resp = app
         .patch_as(&other_county.token, &path, &json!({"name": "x"}))
         .await;
     assert_problem(resp, 404, "not_found").await;

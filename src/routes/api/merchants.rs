@@ -617,20 +617,6 @@ fn apply_patch(draft: &mut MerchantDraft, patch: &Map<String, Value>) -> Vec<Fie
         if key == "version" {
             continue;
         }
-        let text = |errors: &mut Vec<FieldError>| -> Option<String> {
-            match value {
-                Value::Null => None,
-                Value::String(s) => Some(s.clone()),
-                _ => {
-                    errors.push(FieldError::new(
-                        key.as_str(),
-                        "invalid_type",
-                        format!("{key} must be a string or null"),
-                    ));
-                    None
-                }
-            }
-        };
         match key.as_str() {
             "opening_months" => match value {
                 Value::Null => draft.opening_months = None,
@@ -654,24 +640,28 @@ fn apply_patch(draft: &mut MerchantDraft, patch: &Map<String, Value>) -> Vec<Fie
                     )),
                 },
             },
-            "uscc" => draft.uscc = text(&mut errors),
-            "name" => draft.name = text(&mut errors),
-            "legal_representative" => draft.legal_representative = text(&mut errors),
-            "category" => draft.category = text(&mut errors),
-            "region_code" => draft.region_code = text(&mut errors),
-            "address" => draft.address = text(&mut errors),
-            "phone" => draft.phone = text(&mut errors),
-            "business_scope" => draft.business_scope = text(&mut errors),
-            "registered_on" => draft.registered_on = text(&mut errors),
-            "status" => draft.status = text(&mut errors),
-            "opening_hours" => draft.opening_hours = text(&mut errors),
-            "description" => draft.description = text(&mut errors),
-            "region_override_reason" => draft.region_override_reason = text(&mut errors),
-            _ => errors.push(FieldError::new(
-                key.as_str(),
-                "unknown_field",
-                format!("{key} is not a merchant field"),
-            )),
+            _ => {
+                let text = match value {
+                    Value::Null => Some(None),
+                    Value::String(s) => Some(Some(s.clone())),
+                    _ => None,
+                };
+                if !MerchantDraft::default().set_text(key, None) {
+                    errors.push(FieldError::new(
+                        key.as_str(),
+                        "unknown_field",
+                        format!("{key} is not a merchant field"),
+                    ));
+                } else if let Some(v) = text {
+                    draft.set_text(key, v);
+                } else {
+                    errors.push(FieldError::new(
+                        key.as_str(),
+                        "invalid_type",
+                        format!("{key} must be a string or null"),
+                    ));
+                }
+            }
         }
     }
     errors
@@ -1103,6 +1093,25 @@ where
     .await
 }
 
+/// The shared path of the three record POSTs: may the caller manage this merchant, is the body
+/// valid, then insert with audit (and regrade).
+async fn create_record<N>(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    merchant_id: i64,
+    validate: impl FnOnce(i64) -> Result<N, Vec<FieldError>>,
+) -> AppResult<N::Row>
+where
+    N: MerchantRecord + 'static,
+{
+    let mut conn = state.pool.get().await?;
+    let m = managed_merchant(&mut conn, user, merchant_id).await?;
+    let new = validate(m.id).map_err(AppError::Validation)?;
+    let actor = actor(user, req, &state.settings.trusted_proxies);
+    add_record(&mut conn, actor, new).await
+}
+
 fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((header::LOCATION, location))
@@ -1147,16 +1156,13 @@ pub async fn create_licence(
     path: web::Path<i64>,
     body: web::Json<LicenceRequest>,
 ) -> AppResult<HttpResponse> {
-    let mut conn = state.pool.get().await?;
-    let m = managed_merchant(&mut conn, &user, path.into_inner()).await?;
-    let new = validate_licence(&body, m.id, user.id).map_err(AppError::Validation)?;
-    let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let row = add_record(&mut conn, actor, new).await?;
+    let id = path.into_inner();
+    let row = create_record(&state, &req, &user, id, |m| {
+        validate_licence(&body, m, user.id)
+    })
+    .await?;
     let view = licence_view(row, today());
-    Ok(created(
-        format!("/api/v1/merchants/{}/licences", m.id),
-        &view,
-    ))
+    Ok(created(format!("/api/v1/merchants/{id}/licences"), &view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -1200,15 +1206,12 @@ pub async fn create_inspection(
     path: web::Path<i64>,
     body: web::Json<InspectionRequest>,
 ) -> AppResult<HttpResponse> {
-    let mut conn = state.pool.get().await?;
-    let m = managed_merchant(&mut conn, &user, path.into_inner()).await?;
-    let new = validate_inspection(&body, m.id, user.id, today()).map_err(AppError::Validation)?;
-    let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let row = add_record(&mut conn, actor, new).await?;
-    Ok(created(
-        format!("/api/v1/merchants/{}/inspections", m.id),
-        &row,
-    ))
+    let id = path.into_inner();
+    let row = create_record(&state, &req, &user, id, |m| {
+        validate_inspection(&body, m, user.id, today())
+    })
+    .await?;
+    Ok(created(format!("/api/v1/merchants/{id}/inspections"), &row))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -1253,14 +1256,13 @@ pub async fn create_credit_record(
     path: web::Path<i64>,
     body: web::Json<CreditRecordRequest>,
 ) -> AppResult<HttpResponse> {
-    let mut conn = state.pool.get().await?;
-    let m = managed_merchant(&mut conn, &user, path.into_inner()).await?;
-    let new =
-        validate_credit_record(&body, m.id, user.id, today()).map_err(AppError::Validation)?;
-    let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let row = add_record(&mut conn, actor, new).await?;
+    let id = path.into_inner();
+    let row = create_record(&state, &req, &user, id, |m| {
+        validate_credit_record(&body, m, user.id, today())
+    })
+    .await?;
     Ok(created(
-        format!("/api/v1/merchants/{}/credit-records", m.id),
+        format!("/api/v1/merchants/{id}/credit-records"),
         &row,
     ))
 }
