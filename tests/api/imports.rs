@@ -62,10 +62,16 @@ async fn utf8_bom_blank_lines_full_width_then_update_and_unchanged() {
         })
         .collect();
     let csv = format!(
-        "\u{FEFF}{HEADER_ZH}\n\n{}\n,,,,,,,,\n{}\n",
+        "\u{FEFF}{HEADER_ZH}\n\n{}\n,,,,,,,,\n{}\n\n{}\n",
         row(&a_wide, "达萨　藏餐", "513201"),
-        row(&b.to_lowercase(), "嘉绒客栈", "513201").replace("餐饮,", "住宿,")
+        row(&b.to_lowercase(), "嘉绒客栈", "513201").replace("餐饮,", "住宿,"),
+        row("92513201BAD", "坏行", "513201"),
     );
+    // The bad row is on line 7 as a spreadsheet shows the file (blank lines keep their numbers).
+    let resp = import(&app, &reg, "", "merchants.csv", csv.clone().into_bytes()).await;
+    let body = assert_problem(resp, 422, "import_rejected").await;
+    assert_eq!(body["report"]["rejected"][0]["row"], 7, "{body}");
+    let csv = csv.replace(&row("92513201BAD", "坏行", "513201"), "");
     let report = ok_report(import(&app, &reg, "", "merchants.csv", csv.into_bytes()).await).await;
     assert_eq!(report["format"], "csv/utf-8-bom");
     assert_eq!(
