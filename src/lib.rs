@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod import;
 pub mod pages;
 pub mod photos;
+pub mod qr;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -122,7 +122,13 @@ impl Application {
                         .service(api::merchants::list_credit_records)
                         .service(api::merchants::create_credit_record)
                         .service(api::photos::upload_photo)
-                        .service(api::imports::create_import),
+                        .service(api::imports::create_import)
+                        // the image routes before `/merchants/{id}/qrcode`
+                        .service(api::qrcodes::png)
+                        .service(api::qrcodes::svg)
+                        .service(api::qrcodes::issue)
+                        .service(api::qrcodes::revoke)
+                        .service(api::qrcodes::show),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

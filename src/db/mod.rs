@@ -7,6 +7,7 @@ pub mod merchants;
 pub mod migrations;
 pub mod regions;
 pub mod schema;
+pub mod shop_codes;
 pub mod users;
 
 use std::time::Duration;

@@ -105,6 +105,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    shop_codes (code) {
+        code -> Text,
+        merchant_id -> Int8,
+        issued_at -> Timestamptz,
+        issued_by -> Nullable<Int8>,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_by -> Nullable<Int8>,
+        revoke_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     photos (id) {
         id -> Int8,
         merchant_id -> Int8,
@@ -155,6 +167,7 @@ diesel::joinable!(licences -> merchants (merchant_id));
 diesel::joinable!(inspections -> merchants (merchant_id));
 diesel::joinable!(credit_records -> merchants (merchant_id));
 diesel::joinable!(photos -> merchants (merchant_id));
+diesel::joinable!(shop_codes -> merchants (merchant_id));
 diesel::joinable!(user_regions -> regions (region_code));
 diesel::joinable!(user_regions -> users (user_id));
 diesel::joinable!(users -> merchants (merchant_id));
@@ -168,6 +181,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     licences,
     merchants,
     photos,
+    shop_codes,
     regions,
     user_regions,
     users,

@@ -5,6 +5,7 @@ pub mod merchant;
 pub mod merchant_input;
 pub mod phone;
 pub mod region;
+pub mod shop_code;
 pub mod text;
 pub mod time;
 pub mod uscc;

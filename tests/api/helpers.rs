@@ -241,6 +241,11 @@ pub struct TestUser {
 }
 
 impl TestApp {
+    /// The base of the public URLs this app prints (its `PUBLIC_BASE_URL`).
+    pub fn public_base_url(&self) -> String {
+        self.state.settings.public_base_url.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -10,5 +10,6 @@ mod imports;
 mod merchants;
 mod migrations;
 mod ops;
+mod qrcodes;
 mod records;
 mod users;

@@ -137,6 +137,11 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
         ("/api/v1/imports", "post"),
         ("/media/photos/{id}.jpg", "get"),
         ("/media/photos/{id}/thumb.jpg", "get"),
+        ("/api/v1/merchants/{id}/qrcode", "post"),
+        ("/api/v1/merchants/{id}/qrcode", "delete"),
+        ("/api/v1/merchants/{id}/qrcode", "get"),
+        ("/api/v1/merchants/{id}/qrcode.png", "get"),
+        ("/api/v1/merchants/{id}/qrcode.svg", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

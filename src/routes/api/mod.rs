@@ -6,6 +6,7 @@ pub mod imports;
 pub mod merchants;
 pub mod paging;
 pub mod photos;
+pub mod qrcodes;
 pub mod regions;
 pub mod settings;
 pub mod users;

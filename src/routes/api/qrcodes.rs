@@ -1,0 +1,224 @@
+//! Shop codes and their QR images (一码).
+
+use actix_web::http::header;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::policy;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::db::shop_codes::ShopCodeRow;
+use crate::domain::region::RegionCode;
+use crate::domain::FieldError;
+use crate::error::{AppError, AppResult, Problem};
+use crate::qr;
+use crate::routes::actor;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ShopCodeView {
+    pub code: String,
+    /// `{PUBLIC_BASE_URL}/s/{code}`: what the QR code holds.
+    pub url: String,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// The public URL of a code.
+pub fn code_url(state: &AppState, code: &str) -> String {
+    format!(
+        "{}/s/{code}",
+        state.settings.public_base_url.trim_end_matches('/')
+    )
+}
+
+fn view(state: &AppState, row: &ShopCodeRow) -> ShopCodeView {
+    ShopCodeView {
+        code: row.code.clone(),
+        url: code_url(state, &row.code),
+        issued_at: row.issued_at,
+    }
+}
+
+async fn merchant_region(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: i64,
+) -> AppResult<RegionCode> {
+    let m = db::merchants::find(conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    RegionCode::parse(&m.region_code)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region {}: {e}", m.region_code)))
+}
+
+/// Issue the merchant's code, or re-issue it: the previous code then answers 410 on its page.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 201, body = ShopCodeView),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/merchants/{id}/qrcode")]
+pub async fn issue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let region = merchant_region(&mut conn, id).await?;
+    policy::manage_merchant(&user, id, &region).check()?;
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let by = Some(user.id);
+    let row =
+        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
+            // Lock the merchant so that two concurrent issues serialise.
+            db::merchants::get_for_update(conn, id).await?;
+            let old = db::shop_codes::revoke_active(conn, id, by, "reissued").await?;
+            let new = db::shop_codes::insert_new(conn, id, by).await?;
+            db::audit::record(
+                conn,
+                &actor,
+                if old.is_some() {
+                    "qrcode.reissue"
+                } else {
+                    "qrcode.issue"
+                },
+                "merchant",
+                &id.to_string(),
+                old.as_ref(),
+                Some(&new),
+            )
+            .await?;
+            Ok(new)
+        })
+        .await?;
+    let body = view(&state, &row);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, body.url.clone()))
+        .json(body))
+}
+
+/// Revoke the merchant's code (its page then answers 410). 404 when it has none.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 204),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/merchants/{id}/qrcode")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let region = merchant_region(&mut conn, id).await?;
+    policy::manage_merchant(&user, id, &region).check()?;
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let by = Some(user.id);
+    diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
+        let old = db::shop_codes::revoke_active(conn, id, by, "revoked")
+            .await?
+            .ok_or(AppError::NotFound)?;
+        db::audit::record(
+            conn,
+            &actor,
+            "qrcode.revoke",
+            "merchant",
+            &id.to_string(),
+            Some(&old),
+            None::<&()>,
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The active code (regulators of the merchant and the merchant itself). 404 when none.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 200, body = ShopCodeView),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchants/{id}/qrcode")]
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<web::Json<ShopCodeView>> {
+    let row = visible_active(&state, &user, path.into_inner()).await?;
+    Ok(web::Json(view(&state, &row)))
+}
+
+async fn visible_active(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<ShopCodeRow> {
+    let mut conn = state.pool.get().await?;
+    let region = merchant_region(&mut conn, id).await?;
+    policy::view_merchant(user, id, &region).check()?;
+    db::shop_codes::active_for(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SizeQuery {
+    /// Side of the PNG in pixels, 128–2048 (default 512).
+    pub size: Option<u32>,
+}
+
+/// The code alone as a PNG (level Q, quiet zone 4).
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), SizeQuery), responses(
+    (status = 200, content_type = "image/png"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchants/{id}/qrcode.png")]
+pub async fn png(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<SizeQuery>,
+) -> AppResult<HttpResponse> {
+    let size = query.size.unwrap_or(qr::DEFAULT_SIZE);
+    if !(qr::MIN_SIZE..=qr::MAX_SIZE).contains(&size) {
+        return Err(AppError::validation(FieldError::new(
+            "size",
+            "out_of_range",
+            format!("size is {}–{} pixels", qr::MIN_SIZE, qr::MAX_SIZE),
+        )));
+    }
+    let row = visible_active(&state, &user, path.into_inner()).await?;
+    let url = code_url(&state, &row.code);
+    let bytes = web::block(move || qr::png(&url, size))
+        .await
+        .map_err(|e| anyhow::anyhow!("qr worker failed: {e}"))??;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(bytes))
+}
+
+/// The code alone as SVG.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 200, content_type = "image/svg+xml"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchants/{id}/qrcode.svg")]
+pub async fn svg(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let row = visible_active(&state, &user, path.into_inner()).await?;
+    let url = code_url(&state, &row.code);
+    let text = web::block(move || qr::svg(&url))
+        .await
+        .map_err(|e| anyhow::anyhow!("qr worker failed: {e}"))??;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(text))
+}

@@ -1,0 +1,121 @@
+//! Shop codes: issue, re-issue, revoke, images that decode to the code's URL.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_field_error, assert_problem, spawn_app};
+use yidianyima::domain::user::Role;
+
+fn decode(png: &[u8]) -> String {
+    let img = image::load_from_memory(png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
+}
+
+#[tokio::test]
+async fn issue_reissue_revoke_and_decode() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let shop = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(shop.id)).await;
+    let path = format!("/api/v1/merchants/{}/qrcode", shop.id);
+
+    assert_problem(app.get_as(&owner.token, &path).await, 404, "not_found").await;
+    let resp = app.post_as(&reg.token, &path, &json!({})).await;
+    assert_eq!(resp.status(), 201);
+    let first: Value = resp.json().await.unwrap();
+    let code = first["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 12);
+    assert!(code
+        .bytes()
+        .all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b)));
+    assert_eq!(first["url"], format!("{}/s/{code}", app.public_base_url()));
+
+    // The merchant sees its code and gets images that decode to the URL.
+    let shown: Value = app.get_as(&owner.token, &path).await.json().await.unwrap();
+    assert_eq!(shown["code"], code);
+    let png = app
+        .get_as(&owner.token, &format!("{path}.png?size=400"))
+        .await;
+    assert_eq!(png.status(), 200);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let bytes = png.bytes().await.unwrap();
+    assert_eq!(decode(&bytes), first["url"].as_str().unwrap());
+    let svg = app.get_as(&owner.token, &format!("{path}.svg")).await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains("<svg"));
+    let resp = app
+        .get_as(&owner.token, &format!("{path}.png?size=5000"))
+        .await;
+    assert_field_error(resp, "size", "out_of_range").await;
+
+    // Re-issue: a new code; the old one is withdrawn.
+    let second: Value = app
+        .post_as(&reg.token, &path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(second["code"], code);
+    let mut conn = app.conn().await;
+    let old = yidianyima::db::shop_codes::find(&mut conn, &code)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.revoke_reason.as_deref(), Some("reissued"));
+    let shown: Value = app.get_as(&owner.token, &path).await.json().await.unwrap();
+    assert_eq!(shown["code"], second["code"]);
+
+    // Revoke, then nothing active.
+    let resp = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&reg.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&reg.token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 404, "not_found").await;
+    assert_problem(
+        app.get_as(&owner.token, &format!("{path}.png")).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let log = yidianyima::db::audit::for_entity(&mut conn, "merchant", &shop.id.to_string())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["qrcode.issue", "qrcode.reissue", "qrcode.revoke"]);
+}
+
+#[tokio::test]
+async fn only_the_merchants_regulators_issue_codes() {
+    let app = spawn_app().await;
+    let other = app.regulator(&["513231"]).await;
+    let shop = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(shop.id)).await;
+    let path = format!("/api/v1/merchants/{}/qrcode", shop.id);
+    assert_problem(
+        app.post_as(&owner.token, &path, &json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.post_as(&other.token, &path, &json!({})).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(app.get_as(&other.token, &path).await, 404, "not_found").await;
+}
