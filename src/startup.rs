@@ -128,7 +128,8 @@ impl Application {
                         .service(api::qrcodes::svg)
                         .service(api::qrcodes::issue)
                         .service(api::qrcodes::revoke)
-                        .service(api::qrcodes::show),
+                        .service(api::qrcodes::show)
+                        .service(api::qrcodes::bulk_issue),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

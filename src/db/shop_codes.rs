@@ -91,3 +91,54 @@ pub async fn insert_new(
         }
     }
 }
+
+/// Ids of the merchants in these regions, not closed, without an active code.
+pub async fn merchants_without_code(
+    conn: &mut AsyncPgConnection,
+    region_codes: &[String],
+) -> QueryResult<Vec<i64>> {
+    use super::schema::merchants;
+    merchants::table
+        .filter(merchants::region_code.eq_any(region_codes))
+        .filter(merchants::status.ne("closed"))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            shop_codes::table
+                .filter(shop_codes::merchant_id.eq(merchants::id))
+                .filter(shop_codes::revoked_at.is_null()),
+        )))
+        .order(merchants::id)
+        .select(merchants::id)
+        .load(conn)
+        .await
+}
+
+/// Issues a fresh code to each merchant, skipping any that got one meanwhile (the one-active
+/// index decides). Returns the codes inserted. Call in a transaction.
+pub async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    merchant_ids: &[i64],
+    by: Option<i64>,
+) -> QueryResult<Vec<ShopCodeRow>> {
+    let mut out = Vec::with_capacity(merchant_ids.len());
+    for chunk in merchant_ids.chunks(5000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|id| {
+                (
+                    shop_codes::code.eq(ShopCode::generate().to_string()),
+                    shop_codes::merchant_id.eq(*id),
+                    shop_codes::issued_by.eq(by),
+                )
+            })
+            .collect();
+        out.extend(
+            diesel::insert_into(shop_codes::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .returning(ShopCodeRow::as_returning())
+                .get_results(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}

@@ -119,3 +119,57 @@ async fn only_the_merchants_regulators_issue_codes() {
     .await;
     assert_problem(app.get_as(&other.token, &path).await, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_whole_county_at_once() {
+    let app = spawn_app().await;
+    let pref = app.regulator(&["513200"]).await;
+    let county = app.regulator(&["513230"]).await;
+    let a = app.merchant_in("513230").await;
+    let _b = app.merchant_in("513230").await;
+    let _c = app.merchant_in("513231").await;
+    // One already has a code; it keeps it.
+    let first: Value = app
+        .post_as(
+            &county.token,
+            &format!("/api/v1/merchants/{}/qrcode", a.id),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resp = app
+        .post_as(&county.token, "/api/v1/regions/513230/qrcodes", &json!({}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["issued"], 1);
+    let still: Value = app
+        .get_as(&county.token, &format!("/api/v1/merchants/{}/qrcode", a.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["code"], first["code"]);
+    // Again: nothing left to issue. The prefecture covers the other county too.
+    let body: Value = app
+        .post_as(&county.token, "/api/v1/regions/513230/qrcodes", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["issued"], 0);
+    let body: Value = app
+        .post_as(&pref.token, "/api/v1/regions/513200/qrcodes", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["issued"], 1);
+    // Outside the jurisdiction, the region does not exist for the caller.
+    let resp = app
+        .post_as(&county.token, "/api/v1/regions/513231/qrcodes", &json!({}))
+        .await;
+    assert_problem(resp, 404, "not_found").await;
+}

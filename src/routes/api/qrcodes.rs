@@ -222,3 +222,73 @@ pub async fn svg(
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
         .body(text))
 }
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BulkIssued {
+    /// Codes issued now (merchants that are not closed and had no active code).
+    pub issued: usize,
+}
+
+/// Issue codes for every merchant in a region (a prefecture: all its counties) that is not
+/// closed and has no active code. One transaction, one audit event.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
+    (status = 200, body = BulkIssued),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/regions/{code}/qrcodes")]
+pub async fn bulk_issue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> AppResult<web::Json<BulkIssued>> {
+    if user.role == crate::domain::user::Role::Merchant {
+        return Err(AppError::Forbidden("merchants cannot issue codes"));
+    }
+    let region = RegionCode::parse(&path.into_inner()).map_err(|_| AppError::NotFound)?;
+    if !policy::in_jurisdiction(&user, &region) {
+        return Err(AppError::NotFound);
+    }
+    let mut conn = state.pool.get().await?;
+    let covered: Vec<String> = db::regions::list(&mut conn)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            RegionCode::parse(&r.code)
+                .map(|c| region.covers(&c))
+                .unwrap_or(false)
+        })
+        .map(|r| r.code)
+        .collect();
+    if covered.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let by = Some(user.id);
+    let issued =
+        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
+            let ids = db::shop_codes::merchants_without_code(conn, &covered).await?;
+            let rows = db::shop_codes::insert_many(conn, &ids, by).await?;
+            if !rows.is_empty() {
+                let summary = serde_json::json!({
+                    "region": region.as_str(),
+                    "issued": rows.iter().map(|r| (r.merchant_id, &r.code)).collect::<Vec<_>>(),
+                });
+                db::audit::record(
+                    conn,
+                    &actor,
+                    "qrcode.bulk_issue",
+                    "region",
+                    region.as_str(),
+                    None::<&()>,
+                    Some(&summary),
+                )
+                .await?;
+            }
+            Ok(rows.len())
+        })
+        .await?;
+    tracing::info!(region = %region, issued, by = user.id, "codes issued in bulk");
+    Ok(web::Json(BulkIssued { issued }))
+}
