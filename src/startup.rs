@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Settings;
 use crate::error::{self, Problem};
 use crate::pages;
-use crate::routes::{api, ops};
+use crate::routes::{api, ops, public};
 use crate::state::AppState;
 
 /// JSON bodies: 1 MiB (uploads get their own, larger limit).
@@ -96,6 +96,7 @@ impl Application {
                 .service(pages::index)
                 .service(ops::healthz)
                 .service(ops::readyz)
+                .service(public::shop_page)
                 .service(api::photos::photo_display)
                 .service(api::photos::photo_thumb)
                 .service(
@@ -129,7 +130,8 @@ impl Application {
                         .service(api::qrcodes::issue)
                         .service(api::qrcodes::revoke)
                         .service(api::qrcodes::show)
-                        .service(api::qrcodes::bulk_issue),
+                        .service(api::qrcodes::bulk_issue)
+                        .service(public::shop_json),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

@@ -142,3 +142,19 @@ pub async fn insert_many(
     }
     Ok(out)
 }
+
+/// A code with its merchant, in one round trip.
+pub async fn find_with_merchant(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+) -> QueryResult<Option<(ShopCodeRow, super::merchants::MerchantRow)>> {
+    use super::merchants::MerchantRow;
+    use super::schema::merchants;
+    shop_codes::table
+        .inner_join(merchants::table)
+        .filter(shop_codes::code.eq(code))
+        .select((ShopCodeRow::as_select(), MerchantRow::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}

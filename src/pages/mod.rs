@@ -7,6 +7,8 @@ use askama::Template;
 
 use crate::error::AppError;
 
+pub mod shop;
+
 /// Renders a page as a complete HTML response.
 pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
     let html = page

@@ -12,4 +12,5 @@ mod migrations;
 mod ops;
 mod qrcodes;
 mod records;
+mod shop_page;
 mod users;

@@ -143,6 +143,8 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
         ("/api/v1/merchants/{id}/qrcode.png", "get"),
         ("/api/v1/merchants/{id}/qrcode.svg", "get"),
         ("/api/v1/regions/{code}/qrcodes", "post"),
+        ("/s/{code}", "get"),
+        ("/api/v1/public/shops/{code}", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -1,0 +1,315 @@
+//! The scan page's content (`/s/{code}` and `/api/v1/public/shops/{code}`): one model, rendered
+//! as HTML or JSON. Only what is public: no records past their publicity period, nothing about
+//! consumers.
+
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::db::merchants::{CreditRecordRow, MerchantRow};
+use crate::domain::time::china_offset;
+use crate::i18n;
+use crate::routes::api::merchants::{reason_views, BadgeView, ReasonView};
+
+/// Months without an inspection after which the page says the listing may be stale.
+pub const STALE_MONTHS: u32 = 24;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicLicence {
+    pub kind: String,
+    pub number: String,
+    pub issuer: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    pub expired: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicInspection {
+    pub kind: String,
+    pub inspected_on: NaiveDate,
+    pub department: String,
+    pub result: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicCreditRecord {
+    pub kind: String,
+    pub department: String,
+    pub decision_no: String,
+    pub decided_on: NaiveDate,
+    pub summary: String,
+    pub publicity_until: Option<NaiveDate>,
+}
+
+impl From<CreditRecordRow> for PublicCreditRecord {
+    fn from(r: CreditRecordRow) -> Self {
+        Self {
+            kind: r.kind,
+            department: r.department,
+            decision_no: r.decision_no,
+            decided_on: r.decided_on,
+            summary: r.summary,
+            publicity_until: r.publicity_until,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Thumbnail {
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// Everything the scan page shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicShop {
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    /// `open`, `seasonal_closed`, `closed`.
+    pub status: String,
+    pub opening_months: Vec<i16>,
+    pub opening_hours: Option<String>,
+    pub phone: Option<String>,
+    pub description: Option<String>,
+    pub grade: String,
+    pub grade_reasons: Vec<ReasonView>,
+    pub model_merchant: bool,
+    pub badges: Vec<BadgeView>,
+    pub uscc: String,
+    pub legal_representative: Option<String>,
+    pub address: Option<String>,
+    pub business_scope: Option<String>,
+    pub registered_on: Option<NaiveDate>,
+    pub licences: Vec<PublicLicence>,
+    /// The latest five.
+    pub inspections: Vec<PublicInspection>,
+    pub credit_records: Vec<PublicCreditRecord>,
+    pub pledges: Vec<String>,
+    pub storefront: Option<Thumbnail>,
+    pub last_updated: DateTime<Utc>,
+    /// No inspection for 24 months.
+    pub stale: bool,
+}
+
+/// What a code leads to.
+pub enum Lookup {
+    Found(Box<PublicShop>),
+    Withdrawn,
+    Unknown,
+}
+
+/// Loads a shop by its code.
+pub async fn load(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+    today: NaiveDate,
+) -> diesel::QueryResult<Lookup> {
+    let Some((code_row, m)) = db::shop_codes::find_with_merchant(conn, code).await? else {
+        return Ok(Lookup::Unknown);
+    };
+    if code_row.revoked_at.is_some() {
+        return Ok(Lookup::Withdrawn);
+    }
+    let assessment = db::merchants::assess(conn, m.id, today).await?;
+    let (grade_reasons, badges) = reason_views(&assessment);
+    let licences = db::merchants::licences_of(conn, m.id).await?;
+    let inspections = db::merchants::inspections_of(conn, m.id, 5).await?;
+    let credit = db::merchants::credit_records_of(conn, m.id, Some(today)).await?;
+    let storefront = db::merchants::photos_of(conn, m.id)
+        .await?
+        .into_iter()
+        .find(|p| p.kind == "storefront");
+    let stale_since = today
+        .checked_sub_months(chrono::Months::new(STALE_MONTHS))
+        .unwrap_or(today);
+    let stale = inspections
+        .first()
+        .is_none_or(|i| i.inspected_on < stale_since);
+    let last_updated = [
+        Some(m.updated_at),
+        licences.iter().map(|l| l.created_at).max(),
+        inspections.iter().map(|i| i.created_at).max(),
+        credit.iter().map(|c| c.created_at).max(),
+        storefront.as_ref().map(|p| p.created_at),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(m.updated_at);
+    let MerchantRow {
+        name,
+        category,
+        status,
+        opening_months,
+        opening_hours,
+        phone,
+        description,
+        uscc,
+        legal_representative,
+        address,
+        business_scope,
+        registered_on,
+        pledges,
+        ..
+    } = m;
+    Ok(Lookup::Found(Box::new(PublicShop {
+        code: code_row.code,
+        name,
+        category,
+        status,
+        opening_months,
+        opening_hours,
+        phone,
+        description,
+        grade: assessment.grade.as_str().to_owned(),
+        model_merchant: assessment.model_merchant(),
+        grade_reasons,
+        badges,
+        uscc,
+        legal_representative,
+        address,
+        business_scope,
+        registered_on,
+        licences: licences
+            .into_iter()
+            .map(|l| PublicLicence {
+                expired: l.valid_until.is_some_and(|u| u < today),
+                kind: l.kind,
+                number: l.number,
+                issuer: l.issuer,
+                valid_from: l.valid_from,
+                valid_until: l.valid_until,
+            })
+            .collect(),
+        inspections: inspections
+            .into_iter()
+            .map(|i| PublicInspection {
+                kind: i.kind,
+                inspected_on: i.inspected_on,
+                department: i.department,
+                result: i.result,
+                summary: i.summary,
+            })
+            .collect(),
+        credit_records: credit.into_iter().map(PublicCreditRecord::from).collect(),
+        pledges,
+        storefront: storefront.map(|p| Thumbnail {
+            url: format!("/media/photos/{}/thumb.jpg", p.id),
+            width: p.thumb_width,
+            height: p.thumb_height,
+        }),
+        last_updated,
+        stale,
+    })))
+}
+
+/// Words of one language, for templates: `{{ t.s("page.grade") }}`.
+pub struct Words {
+    pub lang: &'static str,
+}
+
+impl Words {
+    pub fn s<'a>(&self, key: &'a str) -> &'a str {
+        i18n::text(self.lang, key)
+    }
+    /// `prefix.word`, e.g. `w("category", "hotel")`.
+    pub fn w(&self, prefix: &str, word: &str) -> String {
+        i18n::text(self.lang, &format!("{prefix}.{word}")).to_owned()
+    }
+    pub fn f(&self, key: &str, name: &str, value: &str) -> String {
+        i18n::format(self.lang, key, &[(name, value)])
+    }
+    /// The html `lang` attribute.
+    pub fn html_lang(&self) -> &'static str {
+        if self.lang == "zh" {
+            "zh-CN"
+        } else {
+            self.lang
+        }
+    }
+    /// The other language's query for the switch link.
+    pub fn other(&self) -> &'static str {
+        if self.lang == "zh" {
+            "en"
+        } else {
+            "zh"
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "shop.html")]
+pub struct ShopPage<'a> {
+    pub t: Words,
+    pub shop: &'a PublicShop,
+    /// Each reason's message in the page's language.
+    pub reasons: Vec<String>,
+    pub badges: Vec<String>,
+    pub months: String,
+    pub updated: String,
+}
+
+impl<'a> ShopPage<'a> {
+    pub fn new(shop: &'a PublicShop, lang: &'static str) -> Self {
+        let pick = |m: &std::collections::BTreeMap<String, String>| {
+            m.get(lang)
+                .or_else(|| m.get("zh"))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let months = shop
+            .opening_months
+            .iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            t: Words { lang },
+            reasons: shop
+                .grade_reasons
+                .iter()
+                .map(|r| pick(&r.message))
+                .collect(),
+            badges: shop.badges.iter().map(|b| pick(&b.message)).collect(),
+            months,
+            updated: shop
+                .last_updated
+                .with_timezone(&china_offset())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            shop,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "shop_missing.html")]
+pub struct MissingPage {
+    pub t: Words,
+    /// `page.not_found` or `page.gone`.
+    pub key: &'static str,
+}
+
+impl MissingPage {
+    pub fn title_key(&self) -> &'static str {
+        if self.key == "page.gone" {
+            "page.gone.title"
+        } else {
+            "page.not_found.title"
+        }
+    }
+    pub fn body_key(&self) -> &'static str {
+        if self.key == "page.gone" {
+            "page.gone.body"
+        } else {
+            "page.not_found.body"
+        }
+    }
+}
