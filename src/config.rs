@@ -51,6 +51,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Cache rendered scan pages (`PAGE_CACHE=off` disables it: benchmarks of the uncached
+    /// path, debugging).
+    pub page_cache: bool,
 }
 
 /// Shortest accepted `JWT_SECRET` (bytes): HS256 keys shorter than the hash are weak.
@@ -140,6 +143,10 @@ impl Settings {
             log_format,
             trusted_proxies,
             workers,
+            page_cache: !matches!(
+                nonempty("PAGE_CACHE").as_deref(),
+                Some("off" | "false" | "0")
+            ),
         })
     }
 }

@@ -348,6 +348,17 @@ async fn import(file: PathBuf, dry_run: bool, partial: bool) -> anyhow::Result<(
         ),
         other => anyhow::anyhow!(other),
     })?;
+    // Running servers cache the pages of updated merchants: tell them through Redis.
+    if let Some(url) = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) {
+        let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "ydym:".to_owned());
+        let redis =
+            yidianyima::cache::RedisStore::new(&yidianyima::config::Secret::new(url), &prefix)?;
+        let pages =
+            yidianyima::cache::pages::PageCache::new(true, Some(std::sync::Arc::new(redis)));
+        pages
+            .invalidate_merchants(&mut conn, &report.updated_ids)
+            .await;
+    }
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!(
         "{} rows in {:.2}s: {} created, {} updated, {} unchanged, {} rejected; {}",

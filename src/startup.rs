@@ -64,6 +64,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
         let state = web::Data::new(AppState::new(settings)?);
+        state.pages.spawn_listener();
         Self::with_listener(state, listener)
     }
 
@@ -78,6 +79,11 @@ impl Application {
             .mask_unmatched_patterns("UNMATCHED")
             .build()
             .map_err(|e| anyhow::anyhow!("metrics setup failed: {e}"))?;
+        // Cache hits and misses next to the request metrics (a second app in one process, as
+        // in tests, finds the counter registered: fine).
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::cache::pages::metrics::LOOKUPS.clone()));
         let workers = state.settings.workers;
         let app_state = state.clone();
         let server = HttpServer::new(move || {

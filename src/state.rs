@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
+use crate::cache::pages::PageCache;
 use crate::cache::{RateLimiter, RedisStore};
 use crate::config::Settings;
 use crate::db::DbPool;
@@ -12,6 +13,8 @@ pub struct AppState {
     /// `None` when `REDIS_URL` is unset.
     pub redis: Option<Arc<RedisStore>>,
     pub limiter: RateLimiter,
+    /// Rendered public pages (in-process, then Redis).
+    pub pages: Arc<PageCache>,
     pub jwt: JwtKeys,
     pub settings: Settings,
 }
@@ -28,6 +31,7 @@ impl AppState {
         Ok(Self {
             pool,
             limiter: RateLimiter::new(redis.clone()),
+            pages: Arc::new(PageCache::new(settings.page_cache, redis.clone())),
             redis,
             jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes(), settings.jwt_ttl),
             settings,

@@ -2,6 +2,7 @@
 //! everything, so that a Redis outage degrades service rather than failing it.
 
 pub mod limits;
+pub mod pages;
 pub mod redis_store;
 
 pub use limits::{Limit, RateLimiter};

@@ -46,6 +46,11 @@ impl RedisStore {
         &self.prefix
     }
 
+    /// For a dedicated connection (pub/sub), which the shared manager cannot carry.
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
     fn in_backoff(&self) -> bool {
         let guard = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
         guard.is_some_and(|t| Instant::now() < t)

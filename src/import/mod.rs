@@ -78,6 +78,9 @@ pub struct Report {
     pub partial: bool,
     /// Whether anything was written.
     pub committed: bool,
+    /// The merchants updated (their public pages must be refreshed).
+    #[serde(skip)]
+    pub updated_ids: Vec<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -328,6 +331,7 @@ pub async fn run(
                 dry_run: opts.dry_run,
                 partial: opts.partial,
                 committed: false,
+                updated_ids: Vec::new(),
             };
             let mut writes: Vec<MerchantFields> = Vec::new();
             let mut created: Vec<String> = Vec::new();
@@ -431,6 +435,7 @@ pub async fn run(
                 )
                 .await?;
                 report.committed = true;
+                report.updated_ids = summary.updated.iter().map(|m| m.id).collect();
             }
             Ok(report)
         })

@@ -96,6 +96,10 @@ pub struct PublicShop {
     pub last_updated: DateTime<Utc>,
     /// No inspection for 24 months.
     pub stale: bool,
+    /// When the content changes by time alone (a licence expires, a publicity period ends,
+    /// the grade's recheck day, the listing turns stale): the cache's horizon.
+    #[serde(skip)]
+    pub changes_at: Option<NaiveDate>,
 }
 
 /// What a code leads to.
@@ -132,6 +136,23 @@ pub async fn load(
     let stale = inspections
         .first()
         .is_none_or(|i| i.inspected_on < stale_since);
+    let next_day = |d: NaiveDate| d.succ_opt().unwrap_or(d);
+    let changes_at = licences
+        .iter()
+        .filter_map(|l| l.valid_until.map(next_day))
+        .chain(
+            credit
+                .iter()
+                .filter_map(|c| c.publicity_until.map(next_day)),
+        )
+        .chain(assessment.recheck_on)
+        .chain(inspections.first().and_then(|i| {
+            i.inspected_on
+                .checked_add_months(chrono::Months::new(STALE_MONTHS))
+                .map(next_day)
+        }))
+        .filter(|d| *d > today)
+        .min();
     let last_updated = [
         Some(m.updated_at),
         licences.iter().map(|l| l.created_at).max(),
@@ -207,6 +228,7 @@ pub async fn load(
         }),
         last_updated,
         stale,
+        changes_at,
     })))
 }
 
@@ -299,17 +321,17 @@ pub struct MissingPage {
 
 impl MissingPage {
     pub fn title_key(&self) -> &'static str {
-        if self.key == "page.gone" {
-            "page.gone.title"
-        } else {
-            "page.not_found.title"
+        match self.key {
+            "page.gone" => "page.gone.title",
+            "page.unavailable" => "page.unavailable.title",
+            _ => "page.not_found.title",
         }
     }
     pub fn body_key(&self) -> &'static str {
-        if self.key == "page.gone" {
-            "page.gone.body"
-        } else {
-            "page.not_found.body"
+        match self.key {
+            "page.gone" => "page.gone.body",
+            "page.unavailable" => "page.unavailable.body",
+            _ => "page.not_found.body",
         }
     }
 }

@@ -1,17 +1,27 @@
-//! What a consumer reaches by scanning: the shop page and the same content as JSON.
+//! What a consumer reaches by scanning: the shop page and the same content as JSON, served from
+//! the page cache (pre-compressed, ETag/304), rendered at most once per key at a time.
+
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::cache::pages::CachedPage;
 use crate::domain::shop_code::ShopCode;
-use crate::domain::time::china_date;
+use crate::domain::time::{china_date, china_offset};
 use crate::error::{AppError, AppResult, Problem};
 use crate::pages::shop::{self, Lookup, MissingPage, PublicShop, ShopPage, Words};
 use crate::state::AppState;
+
+/// Browsers and proxies may reuse a page briefly, and serve it stale while they refetch.
+pub const CACHE_CONTROL: &str = "public, max-age=15, stale-while-revalidate=60";
+/// How long a client should wait when the database is down and the page is not cached.
+const RETRY_AFTER_SECS: u64 = 30;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct LangQuery {
@@ -40,34 +50,151 @@ pub fn language(req: &HttpRequest, asked: Option<&str>) -> &'static str {
         .unwrap_or("zh")
 }
 
-async fn lookup(state: &AppState, raw: &str) -> AppResult<Lookup> {
-    let Some(code) = ShopCode::parse(raw) else {
-        return Ok(Lookup::Unknown);
-    };
+/// The start of a China-time day, as an instant.
+fn china_midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(china_offset()).single())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+async fn lookup(state: &AppState, code: &ShopCode) -> AppResult<Lookup> {
     let mut conn = state.pool.get().await?;
-    Ok(shop::load(&mut conn, code.as_str(), china_date(chrono::Utc::now())).await?)
+    Ok(shop::load(&mut conn, code.as_str(), china_date(Utc::now())).await?)
 }
 
-fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::VARY, "Accept-Language"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(body)
-}
-
-fn rendered<T: Template>(page: &T) -> AppResult<String> {
+fn rendered<T: Template>(page: &T) -> AppResult<Vec<u8>> {
     page.render()
+        .map(String::into_bytes)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("template rendering failed: {e}")))
 }
 
+const HTML: &str = "text/html; charset=utf-8";
+
+fn missing(status: u16, key: &'static str, lang: &'static str) -> AppResult<CachedPage> {
+    let body = rendered(&MissingPage {
+        t: Words { lang },
+        key,
+    })?;
+    Ok(CachedPage::new(
+        status,
+        HTML,
+        body,
+        DateTime::<Utc>::MAX_UTC,
+    )?)
+}
+
+/// Picks the best encoding the client accepts: brotli, gzip, or none.
+fn encoding(req: &HttpRequest) -> Option<&'static str> {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let accepts = |name: &str| {
+        accept.split(',').any(|part| {
+            let mut it = part.split(';');
+            let token = it.next().unwrap_or_default().trim();
+            let refused = it.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            token.eq_ignore_ascii_case(name) && !refused
+        })
+    };
+    if accepts("br") {
+        Some("br")
+    } else if accepts("gzip") {
+        Some("gzip")
+    } else {
+        None
+    }
+}
+
+/// Serves a cached page: 304 when the client has it, else the bytes in its best encoding.
+pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
+    let enc = encoding(req);
+    let (body, etag) = match enc {
+        Some("br") => (page.brotli.clone(), "-br"),
+        Some("gzip") => (page.gzip.clone(), "-gz"),
+        _ => (page.identity.clone(), ""),
+    };
+    let base = page.etag.trim_matches('"');
+    // Each encoding is its own representation, so its own strong validator.
+    let etag = format!("\"{base}{etag}\"");
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim().trim_start_matches("W/").trim_matches('"');
+                t == "*" || t.strip_suffix("-br").or(t.strip_suffix("-gz")).unwrap_or(t) == base
+            })
+        });
+    let status = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
+    let mut b = if matches && status == StatusCode::OK {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::build(status)
+    };
+    b.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, CACHE_CONTROL))
+        .insert_header((header::VARY, "Accept-Encoding, Accept-Language"))
+        .insert_header(("X-Content-Type-Options", "nosniff"));
+    if matches && status == StatusCode::OK {
+        return b.finish();
+    }
+    b.insert_header((header::CONTENT_TYPE, page.content_type.clone()));
+    if let Some(e) = enc {
+        b.insert_header((header::CONTENT_ENCODING, e));
+    }
+    b.body(body)
+}
+
+/// Serves what the cache has when rendering failed because a dependency is down; otherwise
+/// a 503 page with Retry-After.
+async fn degraded(
+    state: &AppState,
+    req: &HttpRequest,
+    key: &str,
+    lang: &'static str,
+    err: AppError,
+) -> AppResult<HttpResponse> {
+    match err {
+        AppError::Unavailable { .. } | AppError::Internal(_) => {
+            if let Some(p) = state.pages.get_any(key).await {
+                tracing::warn!(
+                    key,
+                    "serving a cached page while the database is unavailable"
+                );
+                return Ok(respond(req, &p));
+            }
+            let page = missing(503, "page.unavailable", lang)?;
+            let mut resp = respond(req, &page);
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            Ok(resp)
+        }
+        other => Err(other),
+    }
+}
+
 /// The scan page: who the shop is, its grade and why, licences, inspections, credit records.
-/// 404 page for an unknown code, 410 page for a withdrawn one.
+/// 404 page for an unknown code, 410 page for a withdrawn one; 503 with Retry-After only when
+/// PostgreSQL is down and the page is not cached.
 #[utoipa::path(tag = "public", params(("code" = String, Path), LangQuery), responses(
-    (status = 200, content_type = "text/html"),
+    (status = 200, content_type = "text/html", headers(("ETag" = String))),
+    (status = 304),
     (status = 404, content_type = "text/html"),
     (status = 410, content_type = "text/html"),
+    (status = 503, content_type = "text/html"),
 ))]
 #[get("/s/{code}")]
 pub async fn shop_page(
@@ -77,46 +204,110 @@ pub async fn shop_page(
     query: web::Query<LangQuery>,
 ) -> AppResult<HttpResponse> {
     let lang = language(&req, query.lang.as_deref());
-    match lookup(&state, &path).await? {
-        Lookup::Found(shop) => Ok(html(StatusCode::OK, rendered(&ShopPage::new(&shop, lang))?)),
-        Lookup::Withdrawn => Ok(html(
-            StatusCode::GONE,
-            rendered(&MissingPage {
-                t: Words { lang },
-                key: "page.gone",
-            })?,
-        )),
-        Lookup::Unknown => Ok(html(
-            StatusCode::NOT_FOUND,
-            rendered(&MissingPage {
-                t: Words { lang },
-                key: "page.not_found",
-            })?,
-        )),
+    let Some(code) = ShopCode::parse(&path) else {
+        return Ok(respond(&req, &missing(404, "page.not_found", lang)?));
+    };
+    let key = format!("page:{code}:{lang}");
+    let state2: Arc<AppState> = state.clone().into_inner();
+    let result = state
+        .pages
+        .get_or_render(&key, || async move {
+            match lookup(&state2, &code).await? {
+                Lookup::Found(shop) => {
+                    let body = rendered(&ShopPage::new(&shop, lang))?;
+                    let until = shop
+                        .changes_at
+                        .map(china_midnight)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    Ok((CachedPage::new(200, HTML, body, until)?, true))
+                }
+                Lookup::Withdrawn => Ok((missing(410, "page.gone", lang)?, true)),
+                // Not kept: the code may be issued later.
+                Lookup::Unknown => Ok((missing(404, "page.not_found", lang)?, false)),
+            }
+        })
+        .await;
+    match result {
+        Ok(page) => Ok(respond(&req, &page)),
+        Err(e) => degraded(&state, &req, &key, lang, e).await,
     }
 }
 
 /// The scan page's content as JSON. 404 unknown, 410 `code_withdrawn`.
 #[utoipa::path(tag = "public", params(("code" = String, Path)), responses(
-    (status = 200, body = PublicShop),
+    (status = 200, body = PublicShop, headers(("ETag" = String))),
+    (status = 304),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 410, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/public/shops/{code}")]
 pub async fn shop_json(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    match lookup(&state, &path).await? {
-        Lookup::Found(shop) => Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .json(shop)),
-        Lookup::Withdrawn => Err(AppError::Gone {
-            code: "code_withdrawn",
-            detail:
-                "this shop code was withdrawn by the regulator; use the newest code in the shop"
-                    .into(),
-        }),
-        Lookup::Unknown => Err(AppError::NotFound),
+    let Some(code) = ShopCode::parse(&path) else {
+        return Err(AppError::NotFound);
+    };
+    let key = format!("page:{code}:json");
+    let state2: Arc<AppState> = state.clone().into_inner();
+    let result = state
+        .pages
+        .get_or_render(&key, || async move {
+            match lookup(&state2, &code).await? {
+                Lookup::Found(shop) => {
+                    let body = serde_json::to_vec(&shop)
+                        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+                    let until = shop
+                        .changes_at
+                        .map(china_midnight)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                    Ok((CachedPage::new(200, "application/json", body, until)?, true))
+                }
+                Lookup::Withdrawn => {
+                    let p = AppError::Gone {
+                        code: "code_withdrawn",
+                        detail: "this shop code was withdrawn by the regulator; use the newest \
+                                 code in the shop"
+                            .into(),
+                    }
+                    .problem();
+                    let body = serde_json::to_vec(&p)
+                        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+                    Ok((
+                        CachedPage::new(
+                            410,
+                            "application/problem+json",
+                            body,
+                            DateTime::<Utc>::MAX_UTC,
+                        )?,
+                        true,
+                    ))
+                }
+                Lookup::Unknown => {
+                    let body = serde_json::to_vec(&AppError::NotFound.problem())
+                        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+                    Ok((
+                        CachedPage::new(
+                            404,
+                            "application/problem+json",
+                            body,
+                            DateTime::<Utc>::MAX_UTC,
+                        )?,
+                        false,
+                    ))
+                }
+            }
+        })
+        .await;
+    match result {
+        Ok(page) => Ok(respond(&req, &page)),
+        Err(e @ (AppError::Unavailable { .. } | AppError::Internal(_))) => {
+            match state.pages.get_any(&key).await {
+                Some(p) => Ok(respond(&req, &p)),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
     }
 }

@@ -212,6 +212,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         log_format: LogFormat::Text,
         trusted_proxies: vec![],
         workers: 1,
+        page_cache: true,
     };
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();

@@ -10,6 +10,7 @@ mod imports;
 mod merchants;
 mod migrations;
 mod ops;
+mod page_cache;
 mod qrcodes;
 mod records;
 mod shop_page;

@@ -102,6 +102,10 @@ pub async fn create_import(
     )
     .await
     .map_err(into_app_error)?;
+    state
+        .pages
+        .invalidate_merchants(&mut conn, &report.updated_ids)
+        .await;
     tracing::info!(
         by = user.id,
         rows = report.rows,

@@ -802,6 +802,7 @@ pub async fn update(
             Ok((after, warnings))
     })
     .await?;
+    state.pages.invalidate_merchants(&mut conn, &[row.id]).await;
     let tag = etag(&row);
     let view = full_view(&mut conn, row, warnings).await?;
     Ok(with_etag(HttpResponse::Ok().json(view), tag))
@@ -1109,7 +1110,9 @@ where
     let m = managed_merchant(&mut conn, user, merchant_id).await?;
     let new = validate(m.id).map_err(AppError::Validation)?;
     let actor = actor(user, req, &state.settings.trusted_proxies);
-    add_record(&mut conn, actor, new).await
+    let row = add_record(&mut conn, actor, new).await?;
+    state.pages.invalidate_merchants(&mut conn, &[m.id]).await;
+    Ok(row)
 }
 
 fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {

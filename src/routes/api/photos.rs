@@ -177,6 +177,10 @@ pub async fn upload_photo(
             Ok(meta)
         })
         .await?;
+    state
+        .pages
+        .invalidate_merchants(&mut conn, &[merchant.id])
+        .await;
     let view = PhotoView::from(meta);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, view.url.clone()))

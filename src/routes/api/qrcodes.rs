@@ -94,6 +94,7 @@ pub async fn issue(
             Ok(new)
         })
         .await?;
+    state.pages.invalidate_merchants(&mut conn, &[id]).await;
     let body = view(&state, &row);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, body.url.clone()))
@@ -136,6 +137,7 @@ pub async fn revoke(
         Ok(())
     })
     .await?;
+    state.pages.invalidate_merchants(&mut conn, &[id]).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
