@@ -65,6 +65,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
         let state = web::Data::new(AppState::new(settings)?);
         state.pages.spawn_listener();
+        state.scans.spawn_flusher(state.pool.clone());
         Self::with_listener(state, listener)
     }
 
@@ -84,6 +85,9 @@ impl Application {
         let _ = prometheus
             .registry
             .register(Box::new(crate::cache::pages::metrics::LOOKUPS.clone()));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::cache::scans::metric()));
         let workers = state.settings.workers;
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -137,6 +141,7 @@ impl Application {
                         .service(api::qrcodes::revoke)
                         .service(api::qrcodes::show)
                         .service(api::qrcodes::bulk_issue)
+                        .service(api::qrcodes::scans)
                         .service(public::shop_json),
                 )
                 .split_for_parts();
@@ -170,9 +175,14 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish), then writes the
+    /// scan counts not yet flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Err(e) = self.state.scans.flush(&self.state.pool).await {
+            tracing::error!(error = %e, "scan counts lost at shutdown");
+        }
+        result
     }
 
     pub fn into_server(self) -> Server {

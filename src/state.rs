@@ -15,6 +15,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Rendered public pages (in-process, then Redis).
     pub pages: Arc<PageCache>,
+    /// Scans counted in memory, flushed to PostgreSQL in batches.
+    pub scans: Arc<crate::cache::scans::ScanCounter>,
     pub jwt: JwtKeys,
     pub settings: Settings,
 }
@@ -32,6 +34,7 @@ impl AppState {
             pool,
             limiter: RateLimiter::new(redis.clone()),
             pages: Arc::new(PageCache::new(settings.page_cache, redis.clone())),
+            scans: Arc::new(crate::cache::scans::ScanCounter::default()),
             redis,
             jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes(), settings.jwt_ttl),
             settings,

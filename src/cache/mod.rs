@@ -4,6 +4,7 @@
 pub mod limits;
 pub mod pages;
 pub mod redis_store;
+pub mod scans;
 
 pub use limits::{Limit, RateLimiter};
 pub use redis_store::RedisStore;

@@ -105,6 +105,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    scan_counts (code, day) {
+        code -> Text,
+        day -> Date,
+        count -> Int8,
+    }
+}
+
+diesel::table! {
     shop_codes (code) {
         code -> Text,
         merchant_id -> Int8,
@@ -168,6 +176,7 @@ diesel::joinable!(inspections -> merchants (merchant_id));
 diesel::joinable!(credit_records -> merchants (merchant_id));
 diesel::joinable!(photos -> merchants (merchant_id));
 diesel::joinable!(shop_codes -> merchants (merchant_id));
+diesel::joinable!(scan_counts -> shop_codes (code));
 diesel::joinable!(user_regions -> regions (region_code));
 diesel::joinable!(user_regions -> users (user_id));
 diesel::joinable!(users -> merchants (merchant_id));
@@ -181,6 +190,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     licences,
     merchants,
     photos,
+    scan_counts,
     shop_codes,
     regions,
     user_regions,

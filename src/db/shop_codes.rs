@@ -158,3 +158,27 @@ pub async fn find_with_merchant(
         .await
         .optional()
 }
+
+/// Scans of a merchant's codes (all of them, withdrawn ones too) per day since `from`.
+pub async fn scans_of(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    from: chrono::NaiveDate,
+) -> QueryResult<Vec<(chrono::NaiveDate, i64)>> {
+    use super::schema::scan_counts;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    scan_counts::table
+        .inner_join(shop_codes::table)
+        .filter(shop_codes::merchant_id.eq(merchant_id))
+        .filter(scan_counts::day.ge(from))
+        .group_by(scan_counts::day)
+        // sum(bigint) is numeric in PostgreSQL; a day's scans fit a bigint
+        .select((
+            scan_counts::day,
+            sql::<BigInt>("sum(scan_counts.count)::bigint"),
+        ))
+        .order(scan_counts::day)
+        .load(conn)
+        .await
+}

@@ -208,6 +208,7 @@ pub async fn shop_page(
         return Ok(respond(&req, &missing(404, "page.not_found", lang)?));
     };
     let key = format!("page:{code}:{lang}");
+    let code_text = code.to_string();
     let state2: Arc<AppState> = state.clone().into_inner();
     let result = state
         .pages
@@ -228,7 +229,12 @@ pub async fn shop_page(
         })
         .await;
     match result {
-        Ok(page) => Ok(respond(&req, &page)),
+        Ok(page) => {
+            if page.status == 200 {
+                state.scans.record(&code_text, china_date(Utc::now()));
+            }
+            Ok(respond(&req, &page))
+        }
         Err(e) => degraded(&state, &req, &key, lang, e).await,
     }
 }

@@ -144,6 +144,7 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
         ("/api/v1/merchants/{id}/qrcode.svg", "get"),
         ("/api/v1/regions/{code}/qrcodes", "post"),
         ("/s/{code}", "get"),
+        ("/api/v1/merchants/{id}/scans", "get"),
         ("/api/v1/public/shops/{code}", "get"),
     ] {
         assert!(

@@ -321,3 +321,29 @@ async fn database_down_cached_pages_served_uncached_503() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn scans_are_counted_without_a_write_each_and_shown_to_regulators() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let (id, code) = with_code(&app, &reg).await;
+    for _ in 0..3 {
+        assert_eq!(html(&app, &code).await.0, 200);
+    }
+    let path = format!("/api/v1/merchants/{id}/scans");
+    // Nothing written yet: counts are in memory until the flush.
+    let before: Value = app.get_as(&reg.token, &path).await.json().await.unwrap();
+    assert_eq!(before["total"], 0);
+    app.state.scans.flush(&app.state.pool).await.unwrap();
+    assert_eq!(html(&app, &code).await.0, 200);
+    app.state.scans.flush(&app.state.pool).await.unwrap();
+    let after: Value = app.get_as(&reg.token, &path).await.json().await.unwrap();
+    assert_eq!(after["total"], 4);
+    assert_eq!(after["days"][0]["count"], 4);
+    let owner = app
+        .user(yidianyima::domain::user::Role::Merchant, &[], Some(id))
+        .await;
+    assert_eq!(app.get_as(&owner.token, &path).await.status(), 200);
+    let other = app.regulator(&["513231"]).await;
+    assert_eq!(app.get_as(&other.token, &path).await.status(), 404);
+}

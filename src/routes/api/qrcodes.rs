@@ -294,3 +294,59 @@ pub async fn bulk_issue(
     tracing::info!(region = %region, issued, by = user.id, "codes issued in bulk");
     Ok(web::Json(BulkIssued { issued }))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ScansQuery {
+    /// Days back from today (China time), 1–366 (default 30).
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DayCount {
+    pub day: chrono::NaiveDate,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanStats {
+    pub total: i64,
+    /// Days with scans, oldest first.
+    pub days: Vec<DayCount>,
+}
+
+/// Scans of the merchant's codes per day (counted in memory, written every few seconds).
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), ScansQuery), responses(
+    (status = 200, body = ScanStats),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchants/{id}/scans")]
+pub async fn scans(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<ScansQuery>,
+) -> AppResult<web::Json<ScanStats>> {
+    let days = query.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(AppError::validation(FieldError::new(
+            "days",
+            "out_of_range",
+            "days is 1–366",
+        )));
+    }
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let region = merchant_region(&mut conn, id).await?;
+    policy::view_merchant(&user, id, &region).check()?;
+    let today = crate::domain::time::china_date(Utc::now());
+    let from = today - chrono::Days::new(days as u64 - 1);
+    let rows = db::shop_codes::scans_of(&mut conn, id, from).await?;
+    Ok(web::Json(ScanStats {
+        total: rows.iter().map(|(_, n)| n).sum(),
+        days: rows
+            .into_iter()
+            .map(|(day, count)| DayCount { day, count })
+            .collect(),
+    }))
+}

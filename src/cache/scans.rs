@@ -1,0 +1,102 @@
+//! Scan counting without a database write per scan: each instance counts in memory and adds
+//! its counts to PostgreSQL in one statement every few seconds and at shutdown.
+//!
+//! Why not a Redis INCR per scan: a Redis round trip costs about what serving the whole cached
+//! page costs (measured, ../shared/docs/STACK-NOTES.md), so it would halve the hot path's
+//! throughput for a number nobody needs to the second. What can be lost is the last flush
+//! interval of one instance that crashes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use diesel::upsert::excluded;
+use diesel::ExpressionMethods;
+use diesel_async::RunQueryDsl;
+
+use crate::db::schema::scan_counts;
+use crate::db::DbPool;
+
+pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+pub struct ScanCounter {
+    pending: Mutex<HashMap<(String, NaiveDate), i64>>,
+}
+
+static SCANS: std::sync::LazyLock<prometheus::IntCounter> = std::sync::LazyLock::new(|| {
+    prometheus::IntCounter::new("yidianyima_scans_total", "shop-page scans served")
+        .expect("valid metric")
+});
+
+pub fn metric() -> prometheus::IntCounter {
+    SCANS.clone()
+}
+
+impl ScanCounter {
+    pub fn record(&self, code: &str, day: NaiveDate) {
+        SCANS.inc();
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        *p.entry((code.to_owned(), day)).or_insert(0) += 1;
+    }
+
+    /// Adds the pending counts to PostgreSQL; on failure they are kept for the next try.
+    pub async fn flush(&self, pool: &DbPool) -> anyhow::Result<usize> {
+        let batch: Vec<((String, NaiveDate), i64)> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.drain().collect()
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<_> = batch
+            .iter()
+            .map(|((code, day), n)| {
+                (
+                    scan_counts::code.eq(code.as_str()),
+                    scan_counts::day.eq(*day),
+                    scan_counts::count.eq(*n),
+                )
+            })
+            .collect();
+        let result = async {
+            let mut conn = pool.get().await?;
+            diesel::insert_into(scan_counts::table)
+                .values(&rows)
+                .on_conflict((scan_counts::code, scan_counts::day))
+                .do_update()
+                .set(scan_counts::count.eq(scan_counts::count + excluded(scan_counts::count)))
+                .execute(&mut conn)
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(batch.len()),
+            Err(e) => {
+                let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                for (k, n) in batch {
+                    *p.entry(k).or_insert(0) += n;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Flushes every `FLUSH_EVERY` until the counter is dropped.
+    pub fn spawn_flusher(self: &Arc<Self>, pool: DbPool) {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(FLUSH_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(counter) = me.upgrade() else { return };
+                if let Err(e) = counter.flush(&pool).await {
+                    tracing::warn!(error = %e, "scan counts not flushed; kept for the next try");
+                }
+            }
+        });
+    }
+}
