@@ -16,6 +16,8 @@ use crate::routes::api::merchants::{reason_views, BadgeView, ReasonView};
 
 /// Months without an inspection after which the page says the listing may be stale.
 pub const STALE_MONTHS: u32 = 24;
+/// Inspections loaded with the page (enough for a year's grade for nearly every merchant).
+const INSPECTIONS_LOADED: i64 = 50;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicLicence {
@@ -121,15 +123,60 @@ pub async fn load(
     if code_row.revoked_at.is_some() {
         return Ok(Lookup::Withdrawn);
     }
-    let assessment = db::merchants::assess(conn, m.id, today).await?;
+    // The rest in one pipelined round trip: the four queries are sent together.
+    let (credit, mut inspections, licences, storefront) = {
+        use crate::db::merchants::{InspectionRow, LicenceRow, PhotoMeta};
+        use crate::db::schema::{credit_records, inspections, licences, photos};
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let shared: &AsyncPgConnection = conn;
+        let mut c1 = shared;
+        let mut c2 = shared;
+        let mut c3 = shared;
+        let mut c4 = shared;
+        let credit = credit_records::table
+            .filter(credit_records::merchant_id.eq(m.id))
+            .filter(
+                credit_records::publicity_until
+                    .is_null()
+                    .or(credit_records::publicity_until.ge(today)),
+            )
+            .order((credit_records::decided_on.desc(), credit_records::id.desc()))
+            .select(CreditRecordRow::as_select())
+            .load::<CreditRecordRow>(&mut c1);
+        let insp = inspections::table
+            .filter(inspections::merchant_id.eq(m.id))
+            .order((inspections::inspected_on.desc(), inspections::id.desc()))
+            .limit(INSPECTIONS_LOADED)
+            .select(InspectionRow::as_select())
+            .load::<InspectionRow>(&mut c2);
+        let lic = licences::table
+            .filter(licences::merchant_id.eq(m.id))
+            .order((licences::valid_from.desc(), licences::id.desc()))
+            .select(LicenceRow::as_select())
+            .load::<LicenceRow>(&mut c3);
+        let photo = photos::table
+            .filter(photos::merchant_id.eq(m.id))
+            .filter(photos::kind.eq("storefront"))
+            .order(photos::id.desc())
+            .select(PhotoMeta::as_select())
+            .first::<PhotoMeta>(&mut c4);
+        let (credit, insp, lic, photo) =
+            futures_util::try_join!(credit, insp, lic, async { photo.await.optional() })?;
+        (credit, insp, lic, photo)
+    };
+    // A merchant with more inspections than loaded within the grade's window: load them all.
+    let window_start = today - chrono::Days::new(crate::domain::grade::RECENT_DAYS + 1);
+    if inspections.len() as i64 == INSPECTIONS_LOADED
+        && inspections
+            .last()
+            .is_some_and(|i| i.inspected_on > window_start)
+    {
+        inspections = db::merchants::inspections_of(conn, m.id, i64::MAX).await?;
+    }
+    let assessment = db::merchants::assess_rows(&credit, &inspections, today);
+    inspections.truncate(5);
     let (grade_reasons, badges) = reason_views(&assessment);
-    let licences = db::merchants::licences_of(conn, m.id).await?;
-    let inspections = db::merchants::inspections_of(conn, m.id, 5).await?;
-    let credit = db::merchants::credit_records_of(conn, m.id, Some(today)).await?;
-    let storefront = db::merchants::photos_of(conn, m.id)
-        .await?
-        .into_iter()
-        .find(|p| p.kind == "storefront");
     let stale_since = today
         .checked_sub_months(chrono::Months::new(STALE_MONTHS))
         .unwrap_or(today);
