@@ -29,6 +29,26 @@ use crate::error::AppError;
 const TTL: Duration = Duration::from_secs(3600);
 const CHANNEL: &str = "pages:invalidate";
 
+/// A page as rendered, before compression.
+pub struct Rendered {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub fresh_until: DateTime<Utc>,
+    /// Kept in the cache (not for a 404: the code may be issued later).
+    pub cacheable: bool,
+}
+
+impl Rendered {
+    pub fn compressed(self) -> Result<CachedPage, AppError> {
+        CachedPage::new(self.status, self.content_type, self.body, self.fresh_until)
+            .map_err(AppError::Internal)
+    }
+    pub fn uncompressed(self) -> CachedPage {
+        CachedPage::uncompressed(self.status, self.content_type, self.body, self.fresh_until)
+    }
+}
+
 /// One page, in every encoding we serve.
 #[derive(Debug, Clone)]
 pub struct CachedPage {
@@ -43,6 +63,31 @@ pub struct CachedPage {
     pub fresh_until: DateTime<Utc>,
 }
 
+fn etag_of(body: &[u8], status: u16) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    status.hash(&mut h);
+    format!("\"{:016x}{:x}\"", h.finish(), body.len())
+}
+
+/// gzip at the default level, for on-the-fly compression.
+pub fn gzip_fast(body: &[u8]) -> Bytes {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = gz.write_all(body);
+    Bytes::from(gz.finish().unwrap_or_default())
+}
+
+/// brotli at a fast level, for on-the-fly compression.
+pub fn brotli_fast(body: &[u8]) -> Bytes {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        let _ = w.write_all(body);
+    }
+    Bytes::from(out)
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     status: u16,
@@ -53,6 +98,25 @@ struct Header {
 }
 
 impl CachedPage {
+    /// Without the compressed copies: for a page served once (cache off), compressed on the
+    /// fly for the one encoding asked for.
+    pub fn uncompressed(
+        status: u16,
+        content_type: &str,
+        body: Vec<u8>,
+        fresh_until: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            status,
+            content_type: content_type.to_owned(),
+            etag: etag_of(&body, status),
+            identity: Bytes::from(body),
+            gzip: Bytes::new(),
+            brotli: Bytes::new(),
+            fresh_until,
+        }
+    }
+
     /// Compresses once, here.
     pub fn new(
         status: u16,
@@ -68,13 +132,7 @@ impl CachedPage {
             let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
             w.write_all(&body)?;
         }
-        let etag = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            body.hash(&mut h);
-            status.hash(&mut h);
-            format!("\"{:016x}{:x}\"", h.finish(), body.len())
-        };
+        let etag = etag_of(&body, status);
         Ok(Self {
             status,
             content_type: content_type.to_owned(),
@@ -190,7 +248,7 @@ impl PageCache {
     }
 
     /// The page for `key`: from this process, else Redis, else `render` (once per key at a
-    /// time). Only pages that `render` marks cacheable (`Ok((page, true))`) are kept.
+    /// time). Only pages that `render` marks cacheable are kept.
     pub async fn get_or_render<F, Fut>(
         &self,
         key: &str,
@@ -198,10 +256,10 @@ impl PageCache {
     ) -> Result<Arc<CachedPage>, AppError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<(CachedPage, bool), AppError>>,
+        Fut: std::future::Future<Output = Result<Rendered, AppError>>,
     {
         if !self.enabled {
-            return render().await.map(|(p, _)| Arc::new(p));
+            return render().await.map(|r| Arc::new(r.uncompressed()));
         }
         let now = Utc::now();
         if let Some(p) = self.local.get(key).await {
@@ -223,13 +281,14 @@ impl PageCache {
                     }
                 }
                 metrics::miss();
-                let (page, cacheable) = render().await?;
-                let page = Arc::new(page);
-                if cacheable {
+                let rendered = render().await?;
+                if rendered.cacheable {
+                    let page = Arc::new(rendered.compressed()?);
                     self.redis_put(key, &page).await;
                     Ok(page)
                 } else {
-                    *uncached.lock().unwrap_or_else(|e| e.into_inner()) = Some(page);
+                    *uncached.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Arc::new(rendered.uncompressed()));
                     Err(AppError::NotFound)
                 }
             })

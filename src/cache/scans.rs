@@ -22,7 +22,8 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 pub struct ScanCounter {
-    pending: Mutex<HashMap<(String, NaiveDate), i64>>,
+    /// day → code → scans; looked up by `&str`, so a repeat scan allocates nothing.
+    pending: Mutex<HashMap<NaiveDate, HashMap<String, i64>>>,
 }
 
 static SCANS: std::sync::LazyLock<prometheus::IntCounter> = std::sync::LazyLock::new(|| {
@@ -38,14 +39,29 @@ impl ScanCounter {
     pub fn record(&self, code: &str, day: NaiveDate) {
         SCANS.inc();
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        *p.entry((code.to_owned(), day)).or_insert(0) += 1;
+        let codes = p.entry(day).or_default();
+        match codes.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                codes.insert(code.to_owned(), 1);
+            }
+        }
+    }
+
+    fn put_back(&self, batch: Vec<((String, NaiveDate), i64)>) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for ((code, day), n) in batch {
+            *p.entry(day).or_default().entry(code).or_insert(0) += n;
+        }
     }
 
     /// Adds the pending counts to PostgreSQL; on failure they are kept for the next try.
     pub async fn flush(&self, pool: &DbPool) -> anyhow::Result<usize> {
         let batch: Vec<((String, NaiveDate), i64)> = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.drain().collect()
+            p.drain()
+                .flat_map(|(day, codes)| codes.into_iter().map(move |(c, n)| ((c, day), n)))
+                .collect()
         };
         if batch.is_empty() {
             return Ok(0);
@@ -75,10 +91,7 @@ impl ScanCounter {
         match result {
             Ok(()) => Ok(batch.len()),
             Err(e) => {
-                let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                for (k, n) in batch {
-                    *p.entry(k).or_insert(0) += n;
-                }
+                self.put_back(batch);
                 Err(e)
             }
         }

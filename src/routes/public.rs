@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::cache::pages::CachedPage;
+use crate::cache::pages::{brotli_fast, gzip_fast, CachedPage, Rendered};
 use crate::domain::shop_code::ShopCode;
 use crate::domain::time::{china_date, china_offset};
 use crate::error::{AppError, AppResult, Problem};
@@ -58,6 +58,12 @@ fn china_midnight(d: NaiveDate) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+fn fresh_until(shop: &PublicShop) -> DateTime<Utc> {
+    shop.changes_at
+        .map(china_midnight)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 async fn lookup(state: &AppState, code: &ShopCode) -> AppResult<Lookup> {
     let mut conn = state.pool.get().await?;
     Ok(shop::load(&mut conn, code.as_str(), china_date(Utc::now())).await?)
@@ -71,17 +77,18 @@ fn rendered<T: Template>(page: &T) -> AppResult<Vec<u8>> {
 
 const HTML: &str = "text/html; charset=utf-8";
 
-fn missing(status: u16, key: &'static str, lang: &'static str) -> AppResult<CachedPage> {
+fn missing(status: u16, key: &'static str, lang: &'static str) -> AppResult<Rendered> {
     let body = rendered(&MissingPage {
         t: Words { lang },
         key,
     })?;
-    Ok(CachedPage::new(
+    Ok(Rendered {
         status,
-        HTML,
+        content_type: HTML,
         body,
-        DateTime::<Utc>::MAX_UTC,
-    )?)
+        fresh_until: DateTime::<Utc>::MAX_UTC,
+        cacheable: status != 404,
+    })
 }
 
 /// Picks the best encoding the client accepts: brotli, gzip, or none.
@@ -114,8 +121,12 @@ fn encoding(req: &HttpRequest) -> Option<&'static str> {
 /// Serves a cached page: 304 when the client has it, else the bytes in its best encoding.
 pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
     let enc = encoding(req);
+    // Cached pages carry their compressed copies; a page rendered for one response is
+    // compressed here, for the one encoding asked for.
     let (body, etag) = match enc {
+        Some("br") if page.brotli.is_empty() => (brotli_fast(&page.identity), "-br"),
         Some("br") => (page.brotli.clone(), "-br"),
+        Some("gzip") if page.gzip.is_empty() => (gzip_fast(&page.identity), "-gz"),
         Some("gzip") => (page.gzip.clone(), "-gz"),
         _ => (page.identity.clone(), ""),
     };
@@ -170,7 +181,7 @@ async fn degraded(
                 );
                 return Ok(respond(req, &p));
             }
-            let page = missing(503, "page.unavailable", lang)?;
+            let page = missing(503, "page.unavailable", lang)?.uncompressed();
             let mut resp = respond(req, &page);
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -205,7 +216,10 @@ pub async fn shop_page(
 ) -> AppResult<HttpResponse> {
     let lang = language(&req, query.lang.as_deref());
     let Some(code) = ShopCode::parse(&path) else {
-        return Ok(respond(&req, &missing(404, "page.not_found", lang)?));
+        return Ok(respond(
+            &req,
+            &missing(404, "page.not_found", lang)?.uncompressed(),
+        ));
     };
     let key = format!("page:{code}:{lang}");
     let code_text = code.to_string();
@@ -214,17 +228,16 @@ pub async fn shop_page(
         .pages
         .get_or_render(&key, || async move {
             match lookup(&state2, &code).await? {
-                Lookup::Found(shop) => {
-                    let body = rendered(&ShopPage::new(&shop, lang))?;
-                    let until = shop
-                        .changes_at
-                        .map(china_midnight)
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                    Ok((CachedPage::new(200, HTML, body, until)?, true))
-                }
-                Lookup::Withdrawn => Ok((missing(410, "page.gone", lang)?, true)),
+                Lookup::Found(shop) => Ok(Rendered {
+                    status: 200,
+                    content_type: HTML,
+                    body: rendered(&ShopPage::new(&shop, lang))?,
+                    fresh_until: fresh_until(&shop),
+                    cacheable: true,
+                }),
+                Lookup::Withdrawn => missing(410, "page.gone", lang),
                 // Not kept: the code may be issued later.
-                Lookup::Unknown => Ok((missing(404, "page.not_found", lang)?, false)),
+                Lookup::Unknown => missing(404, "page.not_found", lang),
             }
         })
         .await;
@@ -262,13 +275,7 @@ pub async fn shop_json(
         .get_or_render(&key, || async move {
             match lookup(&state2, &code).await? {
                 Lookup::Found(shop) => {
-                    let body = serde_json::to_vec(&shop)
-                        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-                    let until = shop
-                        .changes_at
-                        .map(china_midnight)
-                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                    Ok((CachedPage::new(200, "application/json", body, until)?, true))
+                    json_page(200, "application/json", &*shop, true, fresh_until(&shop))
                 }
                 Lookup::Withdrawn => {
                     let p = AppError::Gone {
@@ -278,31 +285,21 @@ pub async fn shop_json(
                             .into(),
                     }
                     .problem();
-                    let body = serde_json::to_vec(&p)
-                        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-                    Ok((
-                        CachedPage::new(
-                            410,
-                            "application/problem+json",
-                            body,
-                            DateTime::<Utc>::MAX_UTC,
-                        )?,
+                    json_page(
+                        410,
+                        "application/problem+json",
+                        &p,
                         true,
-                    ))
+                        DateTime::<Utc>::MAX_UTC,
+                    )
                 }
-                Lookup::Unknown => {
-                    let body = serde_json::to_vec(&AppError::NotFound.problem())
-                        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-                    Ok((
-                        CachedPage::new(
-                            404,
-                            "application/problem+json",
-                            body,
-                            DateTime::<Utc>::MAX_UTC,
-                        )?,
-                        false,
-                    ))
-                }
+                Lookup::Unknown => json_page(
+                    404,
+                    "application/problem+json",
+                    &AppError::NotFound.problem(),
+                    false,
+                    DateTime::<Utc>::MAX_UTC,
+                ),
             }
         })
         .await;
@@ -316,4 +313,20 @@ pub async fn shop_json(
         }
         Err(e) => Err(e),
     }
+}
+
+fn json_page<T: serde::Serialize>(
+    status: u16,
+    content_type: &'static str,
+    value: &T,
+    cacheable: bool,
+    fresh_until: DateTime<Utc>,
+) -> AppResult<Rendered> {
+    Ok(Rendered {
+        status,
+        content_type,
+        body: serde_json::to_vec(value).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+        fresh_until,
+        cacheable,
+    })
 }
