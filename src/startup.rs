@@ -7,7 +7,6 @@ use actix_web::dev::Server;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
-use tracing_actix_web::TracingLogger;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{scope, AppExt};
@@ -149,7 +148,9 @@ impl Application {
                 .default_service(web::to(error::no_route))
                 .wrap(ErrorHandlers::new().default_handler(error::problemize))
                 .wrap(prometheus.clone())
-                .wrap(TracingLogger::default())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::telemetry::log_requests,
+                ))
         })
         .workers(workers)
         .on_connect(|conn, _ext| {
