@@ -62,4 +62,61 @@ mod tests {
         assert_eq!(meta.ecc_level, 3, "level Q");
         assert!(svg(url).unwrap().starts_with("<?xml"));
     }
+
+    /// The poster's path, drawn module by module, reads back as the URL.
+    #[test]
+    fn module_path_reads_back() {
+        let url = "https://ma.example.gov.cn/s/VP8P4PCM82HS";
+        let (d, size) = module_path(url).unwrap();
+        let scale = 8u32;
+        let mut img =
+            image::GrayImage::from_pixel(size as u32 * scale, size as u32 * scale, Luma([255]));
+        for seg in d.split('M').filter(|s| !s.is_empty()) {
+            let (xy, rest) = seg.split_once('h').unwrap();
+            let (x, y) = xy.split_once(' ').unwrap();
+            let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
+            let run: u32 = rest.split_once('v').unwrap().0.parse().unwrap();
+            for px in x * scale..(x + run) * scale {
+                for py in y * scale..(y + 1) * scale {
+                    img.put_pixel(px, py, Luma([0]));
+                }
+            }
+        }
+        let mut prepared = rqrr::PreparedImage::prepare(img);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids[0].decode().unwrap().1, url);
+    }
+}
+
+/// The dark modules of a QR symbol as one SVG path in module units, with the quiet zone of 4
+/// included in `size` (so the path sits in a `size`×`size` square). Runs of modules in a row
+/// are one rectangle.
+pub fn module_path(url: &str) -> anyhow::Result<(String, usize)> {
+    let code = code(url)?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let mut d = String::new();
+    for y in 0..width {
+        let mut x = 0;
+        while x < width {
+            if colors[y * width + x] == qrcode::Color::Dark {
+                let start = x;
+                while x < width && colors[y * width + x] == qrcode::Color::Dark {
+                    x += 1;
+                }
+                use std::fmt::Write;
+                let _ = write!(
+                    d,
+                    "M{} {}h{}v1h-{}z",
+                    start + 4,
+                    y + 4,
+                    x - start,
+                    x - start
+                );
+            } else {
+                x += 1;
+            }
+        }
+    }
+    Ok((d, width + 8))
 }

@@ -136,6 +136,7 @@ impl Application {
                         // the image routes before `/merchants/{id}/qrcode`
                         .service(api::qrcodes::png)
                         .service(api::qrcodes::svg)
+                        .service(api::qrcodes::poster_svg)
                         .service(api::qrcodes::issue)
                         .service(api::qrcodes::revoke)
                         .service(api::qrcodes::show)

@@ -7,6 +7,7 @@ use askama::Template;
 
 use crate::error::AppError;
 
+pub mod poster;
 pub mod shop;
 
 /// Renders a page as a complete HTML response.

@@ -350,3 +350,39 @@ pub async fn scans(
             .collect(),
     }))
 }
+
+/// The print-ready poster (A6, 300 dpi) as SVG: programme title, shop name, the code and its
+/// text, instructions in Chinese and English, the hotline.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 200, content_type = "image/svg+xml"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchants/{id}/poster.svg")]
+pub async fn poster_svg(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let row = visible_active(&state, &user, id).await?;
+    let name = {
+        let mut conn = state.pool.get().await?;
+        db::merchants::find(&mut conn, id)
+            .await?
+            .ok_or(AppError::NotFound)?
+            .name
+    };
+    let url = code_url(&state, &row.code);
+    let code = row.code.clone();
+    let text = web::block(move || crate::pages::poster::Poster::new(&name, &code, &url)?.svg())
+        .await
+        .map_err(|e| anyhow::anyhow!("poster worker failed: {e}"))??;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{}.svg\"", row.code),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(text))
+}
