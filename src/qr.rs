@@ -43,6 +43,39 @@ pub fn svg(url: &str) -> anyhow::Result<String> {
         .build())
 }
 
+/// The dark modules of a QR symbol as one SVG path in module units, with the quiet zone of 4
+/// included in `size` (so the path sits in a `size`×`size` square). Runs of modules in a row
+/// are one rectangle.
+pub fn module_path(url: &str) -> anyhow::Result<(String, usize)> {
+    let code = code(url)?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let mut d = String::new();
+    for y in 0..width {
+        let mut x = 0;
+        while x < width {
+            if colors[y * width + x] == qrcode::Color::Dark {
+                let start = x;
+                while x < width && colors[y * width + x] == qrcode::Color::Dark {
+                    x += 1;
+                }
+                use std::fmt::Write;
+                let _ = write!(
+                    d,
+                    "M{} {}h{}v1h-{}z",
+                    start + 4,
+                    y + 4,
+                    x - start,
+                    x - start
+                );
+            } else {
+                x += 1;
+            }
+        }
+    }
+    Ok((d, width + 8))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,37 +119,4 @@ mod tests {
         let grids = prepared.detect_grids();
         assert_eq!(grids[0].decode().unwrap().1, url);
     }
-}
-
-/// The dark modules of a QR symbol as one SVG path in module units, with the quiet zone of 4
-/// included in `size` (so the path sits in a `size`×`size` square). Runs of modules in a row
-/// are one rectangle.
-pub fn module_path(url: &str) -> anyhow::Result<(String, usize)> {
-    let code = code(url)?;
-    let width = code.width();
-    let colors = code.to_colors();
-    let mut d = String::new();
-    for y in 0..width {
-        let mut x = 0;
-        while x < width {
-            if colors[y * width + x] == qrcode::Color::Dark {
-                let start = x;
-                while x < width && colors[y * width + x] == qrcode::Color::Dark {
-                    x += 1;
-                }
-                use std::fmt::Write;
-                let _ = write!(
-                    d,
-                    "M{} {}h{}v1h-{}z",
-                    start + 4,
-                    y + 4,
-                    x - start,
-                    x - start
-                );
-            } else {
-                x += 1;
-            }
-        }
-    }
-    Ok((d, width + 8))
 }
