@@ -134,13 +134,14 @@ impl Application {
                         .service(api::photos::upload_photo)
                         .service(api::imports::create_import)
                         // the image routes before `/merchants/{id}/qrcode`
-                        .service(api::qrcodes::png)
-                        .service(api::qrcodes::svg)
+                        .service(api::qrcodes::qrcode_png)
+                        .service(api::qrcodes::qrcode_svg)
                         .service(api::qrcodes::poster_svg)
                         .service(api::qrcodes::issue)
                         .service(api::qrcodes::revoke)
                         .service(api::qrcodes::show)
                         .service(api::qrcodes::bulk_issue)
+                        .service(api::qrcodes::region_zip)
                         .service(api::qrcodes::scans)
                         .service(public::shop_json),
                 )

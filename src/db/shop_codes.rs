@@ -182,3 +182,19 @@ pub async fn scans_of(
         .load(conn)
         .await
 }
+
+/// Active codes in these regions with their merchant's USCC and name, by USCC.
+pub async fn active_in(
+    conn: &mut AsyncPgConnection,
+    region_codes: &[String],
+) -> QueryResult<Vec<(String, String, String)>> {
+    use super::schema::merchants;
+    shop_codes::table
+        .inner_join(merchants::table)
+        .filter(merchants::region_code.eq_any(region_codes))
+        .filter(shop_codes::revoked_at.is_null())
+        .order(merchants::uscc)
+        .select((shop_codes::code, merchants::uscc, merchants::name))
+        .load(conn)
+        .await
+}

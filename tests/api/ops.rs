@@ -143,6 +143,7 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
         ("/api/v1/merchants/{id}/qrcode.png", "get"),
         ("/api/v1/merchants/{id}/qrcode.svg", "get"),
         ("/api/v1/regions/{code}/qrcodes", "post"),
+        ("/api/v1/regions/{code}/qrcodes.zip", "get"),
         ("/api/v1/merchants/{id}/poster.svg", "get"),
         ("/s/{code}", "get"),
         ("/api/v1/merchants/{id}/scans", "get"),

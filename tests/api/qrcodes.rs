@@ -167,6 +167,33 @@ async fn a_whole_county_at_once() {
         .await
         .unwrap();
     assert_eq!(body["issued"], 1);
+    // The county's posters as one zip, a file per active code named by USCC.
+    let resp = app
+        .get_as(&county.token, "/api/v1/regions/513230/qrcodes.zip")
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/zip");
+    let bytes = resp.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(zip.len(), 2);
+    let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names.sort();
+    let mut want = vec![format!("{}.svg", a.uscc), format!("{}.svg", _b.uscc)];
+    want.sort();
+    assert_eq!(names, want);
+    let mut svg = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name(&format!("{}.svg", a.uscc)).unwrap(),
+        &mut svg,
+    )
+    .unwrap();
+    let code = first["code"].as_str().unwrap();
+    assert!(svg.contains(&format!("{} {} {}", &code[..4], &code[4..8], &code[8..])));
+    let resp = app
+        .get_as(&county.token, "/api/v1/regions/513231/qrcodes.zip")
+        .await;
+    assert_problem(resp, 404, "not_found").await;
+
     // Outside the jurisdiction, the region does not exist for the caller.
     let resp = app
         .post_as(&county.token, "/api/v1/regions/513231/qrcodes", &json!({}))

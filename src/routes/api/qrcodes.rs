@@ -178,7 +178,7 @@ pub struct SizeQuery {
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/merchants/{id}/qrcode.png")]
-pub async fn png(
+pub async fn qrcode_png(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
@@ -209,7 +209,7 @@ pub async fn png(
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/merchants/{id}/qrcode.svg")]
-pub async fn svg(
+pub async fn qrcode_svg(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
@@ -245,27 +245,8 @@ pub async fn bulk_issue(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> AppResult<web::Json<BulkIssued>> {
-    if user.role == crate::domain::user::Role::Merchant {
-        return Err(AppError::Forbidden("merchants cannot issue codes"));
-    }
-    let region = RegionCode::parse(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    if !policy::in_jurisdiction(&user, &region) {
-        return Err(AppError::NotFound);
-    }
     let mut conn = state.pool.get().await?;
-    let covered: Vec<String> = db::regions::list(&mut conn)
-        .await?
-        .into_iter()
-        .filter(|r| {
-            RegionCode::parse(&r.code)
-                .map(|c| region.covers(&c))
-                .unwrap_or(false)
-        })
-        .map(|r| r.code)
-        .collect();
-    if covered.is_empty() {
-        return Err(AppError::NotFound);
-    }
+    let (region, covered) = covered_regions(&mut conn, &user, &path).await?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
     let by = Some(user.id);
     let issued =
@@ -385,4 +366,104 @@ pub async fn poster_svg(
         ))
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
         .body(text))
+}
+
+/// A `Write` that hands its bytes to an async body stream through a bounded channel (the zip is
+/// written on a blocking thread while the response streams it out).
+struct ChannelWriter(tokio::sync::mpsc::Sender<web::Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(web::Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The region codes `code` covers, if the caller may act there (404 otherwise).
+async fn covered_regions(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &CurrentUser,
+    code: &str,
+) -> AppResult<(RegionCode, Vec<String>)> {
+    if user.role == crate::domain::user::Role::Merchant {
+        return Err(AppError::Forbidden("merchants cannot act on a region"));
+    }
+    let region = RegionCode::parse(code).map_err(|_| AppError::NotFound)?;
+    if !policy::in_jurisdiction(user, &region) {
+        return Err(AppError::NotFound);
+    }
+    let covered: Vec<String> = db::regions::list(conn)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            RegionCode::parse(&r.code)
+                .map(|c| region.covers(&c))
+                .unwrap_or(false)
+        })
+        .map(|r| r.code)
+        .collect();
+    if covered.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    Ok((region, covered))
+}
+
+/// Posters (SVG) of every active code in a region, one file each named by USCC, as a zip that
+/// streams while it is written.
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
+    (status = 200, content_type = "application/zip"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/regions/{code}/qrcodes.zip")]
+pub async fn region_zip(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let mut conn = state.pool.get().await?;
+    let (region, covered) = covered_regions(&mut conn, &user, &path).await?;
+    let codes = db::shop_codes::active_in(&mut conn, &covered).await?;
+    drop(conn);
+    let base = state
+        .settings
+        .public_base_url
+        .trim_end_matches('/')
+        .to_owned();
+    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(16);
+    let count = codes.len();
+    tokio::task::spawn_blocking(move || {
+        let result = (|| -> anyhow::Result<()> {
+            let mut zip = zip::ZipWriter::new_stream(ChannelWriter(tx));
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            for (code, uscc, name) in codes {
+                let url = format!("{base}/s/{code}");
+                let svg = crate::pages::poster::Poster::new(&name, &code, &url)?.svg()?;
+                zip.start_file(format!("{uscc}.svg"), options)?;
+                std::io::Write::write_all(&mut zip, svg.as_bytes())?;
+            }
+            zip.finish()?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "poster zip stopped");
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+    });
+    tracing::info!(region = %region, posters = count, by = user.id, "poster zip");
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"qrcodes-{region}.zip\""),
+        ))
+        .streaming(body))
 }
