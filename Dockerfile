@@ -8,10 +8,11 @@ COPY assets ./assets
 COPY templates ./templates
 RUN cargo build --release --locked && strip target/release/yidianyima
 
-# Run: a small Debian with the binary; curl only for the healthcheck.
+# Run: a small Debian with the binary; curl only for the healthcheck; the CJK font that PNG
+# posters render their Chinese text with.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home yidianyima
 COPY --from=build /src/target/release/yidianyima /usr/local/bin/yidianyima

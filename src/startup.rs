@@ -137,6 +137,7 @@ impl Application {
                         .service(api::qrcodes::qrcode_png)
                         .service(api::qrcodes::qrcode_svg)
                         .service(api::qrcodes::poster_svg)
+                        .service(api::qrcodes::poster_png)
                         .service(api::qrcodes::issue)
                         .service(api::qrcodes::revoke)
                         .service(api::qrcodes::show)

@@ -90,6 +90,65 @@ impl Poster {
     }
 }
 
+/// Fonts for rasterising posters: the system's (Debian: `fonts-noto-cjk`), plus the file in
+/// `POSTER_FONT` if set. Loaded once.
+static FONTS: std::sync::LazyLock<std::sync::Arc<resvg::usvg::fontdb::Database>> =
+    std::sync::LazyLock::new(|| {
+        let mut db = resvg::usvg::fontdb::Database::new();
+        db.load_system_fonts();
+        if let Ok(path) = std::env::var("POSTER_FONT") {
+            if let Err(e) = db.load_font_file(&path) {
+                tracing::warn!(path, error = %e, "POSTER_FONT cannot be loaded");
+            }
+        }
+        std::sync::Arc::new(db)
+    });
+
+/// The families the poster asks for, in order; one must be installed for Chinese to render.
+pub const CJK_FAMILIES: &[&str] = &[
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Noto Sans SC",
+    "WenQuanYi Micro Hei",
+];
+
+/// The installed CJK family the PNG will use, if any.
+pub fn cjk_family() -> Option<&'static str> {
+    CJK_FAMILIES.iter().copied().find(|want| {
+        FONTS
+            .faces()
+            .any(|f| f.families.iter().any(|(name, _)| name == want))
+    })
+}
+
+impl Poster {
+    /// The poster as a 1240×1748 PNG (A6 at 300 dpi). Fails rather than print boxes when no
+    /// font with Chinese glyphs is installed.
+    pub fn png(&self) -> anyhow::Result<Vec<u8>> {
+        let family = cjk_family().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no font with Chinese glyphs: install fonts-noto-cjk or set POSTER_FONT to a \
+                 Noto Sans CJK / Source Han Sans file"
+            )
+        })?;
+        let svg = self.svg()?;
+        let options = resvg::usvg::Options {
+            fontdb: FONTS.clone(),
+            font_family: family.to_owned(),
+            ..Default::default()
+        };
+        let tree = resvg::usvg::Tree::from_str(&svg, &options)?;
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(1240, 1748)
+            .ok_or_else(|| anyhow::anyhow!("cannot allocate the poster bitmap"))?;
+        resvg::render(
+            &tree,
+            resvg::tiny_skia::Transform::default(),
+            &mut pixmap.as_mut(),
+        );
+        Ok(pixmap.encode_png()?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +161,38 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[1].ends_with('…'));
         assert_eq!(spaced("VP8P4PCM82HS"), "VP8P 4PCM 82HS");
+    }
+
+    /// The PNG has the code (decodes to the URL) and Chinese glyphs (white title text in the
+    /// red band, dark text in the instruction line), not blank space where fonts were missing.
+    #[test]
+    fn png_has_the_code_and_the_chinese_text() {
+        let url = "https://ma.example.gov.cn/s/VP8P4PCM82HS";
+        let png = Poster::new("壤塘县藏家饭店", "VP8P4PCM82HS", url)
+            .unwrap()
+            .png()
+            .expect("a CJK font is installed (fonts-noto-cjk)");
+        let img = image::load_from_memory(&png).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (1240, 1748));
+        let share = |y0: u32, y1: u32, f: &dyn Fn(&image::Rgb<u8>) -> bool| {
+            let mut n = 0u32;
+            for y in y0..y1 {
+                for x in 0..img.width() {
+                    if f(img.get_pixel(x, y)) {
+                        n += 1;
+                    }
+                }
+            }
+            n as f64 / ((y1 - y0) * img.width()) as f64
+        };
+        let white_in_band = share(60, 170, &|p| p[0] > 220 && p[1] > 220 && p[2] > 220);
+        assert!(white_in_band > 0.03, "title glyphs: {white_in_band}");
+        let dark_in_line = share(1440, 1510, &|p| p[0] < 80 && p[1] < 80 && p[2] < 80);
+        assert!(dark_in_line > 0.02, "instruction glyphs: {dark_in_line}");
+        let gray = image::load_from_memory(&png).unwrap().to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(gray);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids[0].decode().unwrap().1, url);
     }
 
     #[test]

@@ -145,6 +145,7 @@ async fn openapi_documents_every_route_and_swagger_ui_is_served_offline() {
         ("/api/v1/regions/{code}/qrcodes", "post"),
         ("/api/v1/regions/{code}/qrcodes.zip", "get"),
         ("/api/v1/merchants/{id}/poster.svg", "get"),
+        ("/api/v1/merchants/{id}/poster.png", "get"),
         ("/s/{code}", "get"),
         ("/api/v1/merchants/{id}/scans", "get"),
         ("/api/v1/public/shops/{code}", "get"),

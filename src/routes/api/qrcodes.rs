@@ -332,6 +332,35 @@ pub async fn scans(
     }))
 }
 
+async fn poster_for(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<(String, crate::pages::poster::Poster)> {
+    let row = visible_active(state, user, id).await?;
+    let name = {
+        let mut conn = state.pool.get().await?;
+        db::merchants::find(&mut conn, id)
+            .await?
+            .ok_or(AppError::NotFound)?
+            .name
+    };
+    let url = code_url(state, &row.code);
+    let poster = crate::pages::poster::Poster::new(&name, &row.code, &url)?;
+    Ok((row.code, poster))
+}
+
+fn poster_response(content_type: &str, file: String, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{file}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(body)
+}
+
 /// The print-ready poster (A6, 300 dpi) as SVG: programme title, shop name, the code and its
 /// text, instructions in Chinese and English, the hotline.
 #[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
@@ -344,28 +373,39 @@ pub async fn poster_svg(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let row = visible_active(&state, &user, id).await?;
-    let name = {
-        let mut conn = state.pool.get().await?;
-        db::merchants::find(&mut conn, id)
-            .await?
-            .ok_or(AppError::NotFound)?
-            .name
-    };
-    let url = code_url(&state, &row.code);
-    let code = row.code.clone();
-    let text = web::block(move || crate::pages::poster::Poster::new(&name, &code, &url)?.svg())
+    let (code, poster) = poster_for(&state, &user, path.into_inner()).await?;
+    let text = poster.svg()?;
+    Ok(poster_response(
+        "image/svg+xml",
+        format!("{code}.svg"),
+        text.into_bytes(),
+    ))
+}
+
+/// The same poster as a 1240×1748 PNG with the Chinese text rendered from an installed CJK
+/// font (503 if none is installed, rather than a poster with missing characters).
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 200, content_type = "image/png"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/merchants/{id}/poster.png")]
+pub async fn poster_png(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    if crate::pages::poster::cjk_family().is_none() {
+        return Err(AppError::Unavailable {
+            detail: "no font with Chinese glyphs is installed on the server (fonts-noto-cjk)",
+            retry_after_secs: 3600,
+        });
+    }
+    let (code, poster) = poster_for(&state, &user, path.into_inner()).await?;
+    let png = web::block(move || poster.png())
         .await
         .map_err(|e| anyhow::anyhow!("poster worker failed: {e}"))??;
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"{}.svg\"", row.code),
-        ))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
-        .body(text))
+    Ok(poster_response("image/png", format!("{code}.png"), png))
 }
 
 /// A `Write` that hands its bytes to an async body stream through a bounded channel (the zip is
