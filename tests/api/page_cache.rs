@@ -347,3 +347,39 @@ async fn scans_are_counted_without_a_write_each_and_shown_to_regulators() {
     let other = app.regulator(&["513231"]).await;
     assert_eq!(app.get_as(&other.token, &path).await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_page_expires_when_its_content_changes_by_time() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let (id, code) = with_code(&app, &reg).await;
+    let today = yidianyima::domain::time::china_date(chrono::Utc::now());
+    // A licence valid through today: tomorrow the page must say "expired".
+    let resp = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{id}/licences"),
+            &json!({"kind": "food_business", "number": "JY-EXPIRES", "issuer": "壤塘县",
+                    "valid_from": "2021-01-01", "valid_until": today.to_string()}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(html(&app, &code).await.0, 200);
+    let cached = app
+        .state
+        .pages
+        .get_any(&format!("page:{code}:zh"))
+        .await
+        .expect("cached");
+    let tomorrow_midnight_china = today
+        .succ_opt()
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(yidianyima::domain::time::china_offset())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(cached.fresh_until, tomorrow_midnight_china);
+    assert!(!cached.is_fresh(tomorrow_midnight_china));
+    assert!(cached.is_fresh(tomorrow_midnight_china - chrono::Duration::seconds(1)));
+}
