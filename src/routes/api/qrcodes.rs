@@ -52,6 +52,19 @@ async fn merchant_region(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region {}: {e}", m.region_code)))
 }
 
+/// A connection and the audit actor, once the caller is known to manage merchant `id`.
+async fn managing(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<(crate::db::DbConn, crate::db::audit::Actor)> {
+    let mut conn = state.pool.get().await?;
+    let region = merchant_region(&mut conn, id).await?;
+    policy::manage_merchant(user, id, &region).check()?;
+    Ok((conn, actor(user, req, &state.settings.trusted_proxies)))
+}
+
 /// Issue the merchant's code, or re-issue it: the previous code then answers 410 on its page.
 #[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 201, body = ShopCodeView),
@@ -66,10 +79,7 @@ pub async fn issue(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
-    policy::manage_merchant(&user, id, &region).check()?;
-    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let (mut conn, actor) = managing(&state, &req, &user, id).await?;
     let by = Some(user.id);
     let row =
         diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
@@ -115,10 +125,7 @@ pub async fn revoke(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
-    policy::manage_merchant(&user, id, &region).check()?;
-    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let (mut conn, actor) = managing(&state, &req, &user, id).await?;
     let by = Some(user.id);
     diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
         let old = db::shop_codes::revoke_active(conn, id, by, "revoked")
