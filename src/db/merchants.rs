@@ -555,6 +555,26 @@ pub async fn assess(
     Ok(assess_rows(&credit, &recent, today))
 }
 
+/// Inspections loaded with a record's page (enough for a year's grade for nearly everyone).
+pub const INSPECTIONS_LOADED: i64 = 50;
+
+/// `loaded`: the newest `INSPECTIONS_LOADED` inspections. When they may not reach back over
+/// the grade's window (a merchant inspected more often than that in a year), all are loaded.
+pub async fn complete_for_grade(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    today: NaiveDate,
+    loaded: Vec<InspectionRow>,
+) -> QueryResult<Vec<InspectionRow>> {
+    let window_start = today - chrono::Days::new(grade::RECENT_DAYS + 1);
+    if loaded.len() as i64 == INSPECTIONS_LOADED
+        && loaded.last().is_some_and(|i| i.inspected_on > window_start)
+    {
+        return inspections_of(conn, merchant_id, i64::MAX).await;
+    }
+    Ok(loaded)
+}
+
 pub fn assess_rows(
     credit: &[CreditRecordRow],
     inspections: &[InspectionRow],

@@ -16,8 +16,6 @@ use crate::routes::api::merchants::{reason_views, BadgeView, ReasonView};
 
 /// Months without an inspection after which the page says the listing may be stale.
 pub const STALE_MONTHS: u32 = 24;
-/// Inspections loaded with the page (enough for a year's grade for nearly every merchant).
-const INSPECTIONS_LOADED: i64 = 50;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublicLicence {
@@ -124,7 +122,7 @@ pub async fn load(
         return Ok(Lookup::Withdrawn);
     }
     // The rest in one pipelined round trip: the four queries are sent together.
-    let (credit, mut inspections, licences, storefront) = {
+    let (credit, inspections, licences, storefront) = {
         use crate::db::merchants::{InspectionRow, LicenceRow, PhotoMeta};
         use crate::db::schema::{credit_records, inspections, licences, photos};
         use diesel::prelude::*;
@@ -147,7 +145,7 @@ pub async fn load(
         let insp = inspections::table
             .filter(inspections::merchant_id.eq(m.id))
             .order((inspections::inspected_on.desc(), inspections::id.desc()))
-            .limit(INSPECTIONS_LOADED)
+            .limit(db::merchants::INSPECTIONS_LOADED)
             .select(InspectionRow::as_select())
             .load::<InspectionRow>(&mut c2);
         let lic = licences::table
@@ -165,15 +163,7 @@ pub async fn load(
             futures_util::try_join!(credit, insp, lic, async { photo.await.optional() })?;
         (credit, insp, lic, photo)
     };
-    // A merchant with more inspections than loaded within the grade's window: load them all.
-    let window_start = today - chrono::Days::new(crate::domain::grade::RECENT_DAYS + 1);
-    if inspections.len() as i64 == INSPECTIONS_LOADED
-        && inspections
-            .last()
-            .is_some_and(|i| i.inspected_on > window_start)
-    {
-        inspections = db::merchants::inspections_of(conn, m.id, i64::MAX).await?;
-    }
+    let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, inspections).await?;
     let assessment = db::merchants::assess_rows(&credit, &inspections, today);
     inspections.truncate(5);
     let (grade_reasons, badges) = reason_views(&assessment);

@@ -225,7 +225,13 @@ async fn full_view(
     warnings: Vec<FieldError>,
 ) -> AppResult<MerchantView> {
     let today = today();
-    let assessment = db::merchants::assess(conn, m.id, today).await?;
+    // Each record family loaded once, for the grade and for the view.
+    let credit_records = db::merchants::credit_records_of(conn, m.id, Some(today)).await?;
+    let loaded =
+        db::merchants::inspections_of(conn, m.id, db::merchants::INSPECTIONS_LOADED).await?;
+    let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, loaded).await?;
+    let assessment = db::merchants::assess_rows(&credit_records, &inspections, today);
+    inspections.truncate(20);
     if assessment.grade.as_str() != m.grade {
         // The stored grade (used for filtering) went stale with the passing of time.
         db::merchants::store_grade(conn, m.id, &assessment).await?;
@@ -236,8 +242,6 @@ async fn full_view(
         .into_iter()
         .map(|l| licence_view(l, today))
         .collect();
-    let inspections = db::merchants::inspections_of(conn, m.id, 20).await?;
-    let credit_records = db::merchants::credit_records_of(conn, m.id, Some(today)).await?;
     let photos = db::merchants::photos_of(conn, m.id)
         .await?
         .into_iter()
