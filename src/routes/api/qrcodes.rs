@@ -13,6 +13,7 @@ use crate::db::shop_codes::ShopCodeRow;
 use crate::domain::region::RegionCode;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::pages::poster::Poster;
 use crate::qr;
 use crate::routes::actor;
 use crate::state::AppState;
@@ -31,6 +32,29 @@ pub fn code_url(state: &AppState, code: &str) -> String {
         "{}/s/{code}",
         state.settings.public_base_url.trim_end_matches('/')
     )
+}
+
+/// Runs QR and poster work on the blocking pool, off the reactor.
+async fn off_reactor<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> AppResult<T> {
+    Ok(web::block(work)
+        .await
+        .map_err(|e| anyhow::anyhow!("image worker failed: {e}"))??)
+}
+
+/// An image for staff (not cached by shared proxies), optionally with a file name.
+fn image_response(content_type: &str, file: Option<String>, body: Vec<u8>) -> HttpResponse {
+    let mut b = HttpResponse::Ok();
+    b.content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"));
+    if let Some(file) = file {
+        b.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{file}\""),
+        ));
+    }
+    b.body(body)
 }
 
 fn view(state: &AppState, row: &ShopCodeRow) -> ShopCodeView {
@@ -201,13 +225,8 @@ pub async fn qrcode_png(
     }
     let row = visible_active(&state, &user, path.into_inner()).await?;
     let url = code_url(&state, &row.code);
-    let bytes = web::block(move || qr::png(&url, size))
-        .await
-        .map_err(|e| anyhow::anyhow!("qr worker failed: {e}"))??;
-    Ok(HttpResponse::Ok()
-        .content_type("image/png")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
-        .body(bytes))
+    let bytes = off_reactor(move || qr::png(&url, size)).await?;
+    Ok(image_response("image/png", None, bytes))
 }
 
 /// The code alone as SVG.
@@ -223,13 +242,8 @@ pub async fn qrcode_svg(
 ) -> AppResult<HttpResponse> {
     let row = visible_active(&state, &user, path.into_inner()).await?;
     let url = code_url(&state, &row.code);
-    let text = web::block(move || qr::svg(&url))
-        .await
-        .map_err(|e| anyhow::anyhow!("qr worker failed: {e}"))??;
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
-        .body(text))
+    let text = off_reactor(move || qr::svg(&url)).await?;
+    Ok(image_response("image/svg+xml", None, text.into_bytes()))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -339,11 +353,12 @@ pub async fn scans(
     }))
 }
 
-async fn poster_for(
+/// What a poster shows: the active code, the shop's name, the code's URL.
+async fn poster_facts(
     state: &AppState,
     user: &CurrentUser,
     id: i64,
-) -> AppResult<(String, crate::pages::poster::Poster)> {
+) -> AppResult<(String, String, String)> {
     let row = visible_active(state, user, id).await?;
     let name = {
         let mut conn = state.pool.get().await?;
@@ -353,19 +368,7 @@ async fn poster_for(
             .name
     };
     let url = code_url(state, &row.code);
-    let poster = crate::pages::poster::Poster::new(&name, &row.code, &url)?;
-    Ok((row.code, poster))
-}
-
-fn poster_response(content_type: &str, file: String, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"{file}\""),
-        ))
-        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
-        .body(body)
+    Ok((row.code, name, url))
 }
 
 /// The print-ready poster (A6, 300 dpi) as SVG: programme title, shop name, the code and its
@@ -380,11 +383,12 @@ pub async fn poster_svg(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (code, poster) = poster_for(&state, &user, path.into_inner()).await?;
-    let text = poster.svg()?;
-    Ok(poster_response(
+    let (code, name, url) = poster_facts(&state, &user, path.into_inner()).await?;
+    let file = format!("{code}.svg");
+    let text = off_reactor(move || Poster::new(&name, &code, &url)?.svg()).await?;
+    Ok(image_response(
         "image/svg+xml",
-        format!("{code}.svg"),
+        Some(file),
         text.into_bytes(),
     ))
 }
@@ -408,11 +412,10 @@ pub async fn poster_png(
             retry_after_secs: 3600,
         });
     }
-    let (code, poster) = poster_for(&state, &user, path.into_inner()).await?;
-    let png = web::block(move || poster.png())
-        .await
-        .map_err(|e| anyhow::anyhow!("poster worker failed: {e}"))??;
-    Ok(poster_response("image/png", format!("{code}.png"), png))
+    let (code, name, url) = poster_facts(&state, &user, path.into_inner()).await?;
+    let file = format!("{code}.png");
+    let png = off_reactor(move || Poster::new(&name, &code, &url)?.png()).await?;
+    Ok(image_response("image/png", Some(file), png))
 }
 
 /// A `Write` that hands its bytes to an async body stream through a bounded channel (the zip is
@@ -491,7 +494,7 @@ pub async fn region_zip(
                 .compression_method(zip::CompressionMethod::Deflated);
             for (code, uscc, name) in codes {
                 let url = format!("{base}/s/{code}");
-                let svg = crate::pages::poster::Poster::new(&name, &code, &url)?.svg()?;
+                let svg = Poster::new(&name, &code, &url)?.svg()?;
                 zip.start_file(format!("{uscc}.svg"), options)?;
                 std::io::Write::write_all(&mut zip, svg.as_bytes())?;
             }
