@@ -24,6 +24,56 @@ diesel::table! {
 }
 
 diesel::table! {
+    complaints (id) {
+        id -> Int8,
+        tracking_no -> Text,
+        merchant_id -> Int8,
+        shop_code -> Text,
+        region_code -> Text,
+        consumer_name -> Text,
+        consumer_phone -> Text,
+        category -> Text,
+        description -> Text,
+        amount_fen -> Nullable<Int8>,
+        desired_outcome -> Text,
+        status -> Text,
+        received_at -> Timestamptz,
+        received_on -> Date,
+        merchant_deadline -> Nullable<Date>,
+        accept_deadline -> Date,
+        accepted_on -> Nullable<Date>,
+        conclude_deadline -> Nullable<Date>,
+        closed_at -> Nullable<Timestamptz>,
+        late -> Bool,
+        proposal -> Nullable<Text>,
+        proposal_amount_fen -> Nullable<Int8>,
+        amount_recovered_fen -> Int8,
+        rating -> Nullable<Text>,
+        rating_comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamptz>,
+        flagged -> Bool,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Text,
+        client_ip -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    complaint_events (id) {
+        id -> Int8,
+        complaint_id -> Int8,
+        at -> Timestamptz,
+        actor_role -> Text,
+        actor_label -> Text,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Text,
+    }
+}
+
+diesel::table! {
     complaint_deadline_rules (effective_from) {
         effective_from -> Date,
         accept_working_days -> Int4,
@@ -149,6 +199,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    warnings (id) {
+        id -> Int8,
+        region_code -> Nullable<Text>,
+        category -> Nullable<Text>,
+        title -> Text,
+        body -> Text,
+        valid_until -> Date,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     user_regions (user_id, region_code) {
         user_id -> Int8,
         region_code -> Text,
@@ -180,11 +243,15 @@ diesel::joinable!(scan_counts -> shop_codes (code));
 diesel::joinable!(user_regions -> regions (region_code));
 diesel::joinable!(user_regions -> users (user_id));
 diesel::joinable!(users -> merchants (merchant_id));
+diesel::joinable!(complaints -> merchants (merchant_id));
+diesel::joinable!(complaint_events -> complaints (complaint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     calendar_days,
     complaint_deadline_rules,
+    complaint_events,
+    complaints,
     credit_records,
     inspections,
     licences,
@@ -195,4 +262,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     regions,
     user_regions,
     users,
+    warnings,
 );

@@ -52,6 +52,8 @@ macro_rules! word_enum {
     };
 }
 
+pub(crate) use word_enum;
+
 word_enum!(
     /// What kind of business (the programme's four sectors, plus retail and other).
     Category, "category", "invalid_category" {

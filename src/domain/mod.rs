@@ -1,5 +1,6 @@
 //! Pure types and rules: no I/O. Every constructor parses, so an invalid value cannot exist.
 
+pub mod complaint;
 pub mod grade;
 pub mod merchant;
 pub mod merchant_input;

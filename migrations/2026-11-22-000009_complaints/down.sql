@@ -1,0 +1,3 @@
+DROP TABLE warnings;
+DROP TABLE complaint_events;
+DROP TABLE complaints;
