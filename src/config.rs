@@ -54,6 +54,37 @@ pub struct Settings {
     /// Cache rendered scan pages (`PAGE_CACHE=off` disables it: benchmarks of the uncached
     /// path, debugging).
     pub page_cache: bool,
+    pub complaints: ComplaintSettings,
+}
+
+/// Limits of the consumer complaint channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComplaintSettings {
+    /// New complaints from one phone per 24 hours (`COMPLAINTS_PER_PHONE_PER_DAY`).
+    pub per_phone_per_day: u32,
+    /// New complaints from one client IP per hour (`COMPLAINTS_PER_IP_PER_HOUR`).
+    pub per_ip_per_hour: u32,
+    /// Failed tracking lookups from one client IP per 15 minutes (`TRACKING_FAILURES_PER_IP`).
+    pub tracking_failures_per_ip: u32,
+    /// Professional-claimant flag: this many complaints (`FLAG_MIN_COMPLAINTS`) …
+    pub flag_min_complaints: u32,
+    /// … against this many merchants (`FLAG_MIN_MERCHANTS`) …
+    pub flag_min_merchants: u32,
+    /// … within this many days (`FLAG_WINDOW_DAYS`).
+    pub flag_window_days: u32,
+}
+
+impl Default for ComplaintSettings {
+    fn default() -> Self {
+        Self {
+            per_phone_per_day: 5,
+            per_ip_per_hour: 30,
+            tracking_failures_per_ip: 10,
+            flag_min_complaints: 5,
+            flag_min_merchants: 3,
+            flag_window_days: 30,
+        }
+    }
 }
 
 /// Shortest accepted `JWT_SECRET` (bytes): HS256 keys shorter than the hash are weak.
@@ -131,7 +162,28 @@ impl Settings {
                 .context("WORKERS must be between 1 and 256")?,
             None => std::thread::available_parallelism().map_or(2, |n| n.get()),
         };
+        let number = |k: &str, default: u32, max: u32| -> anyhow::Result<u32> {
+            match nonempty(k) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .with_context(|| format!("{k} must be a whole number between 1 and {max}")),
+                None => Ok(default),
+            }
+        };
+        let d = ComplaintSettings::default();
+        let complaints = ComplaintSettings {
+            per_phone_per_day: number("COMPLAINTS_PER_PHONE_PER_DAY", d.per_phone_per_day, 1_000_000)?,
+            per_ip_per_hour: number("COMPLAINTS_PER_IP_PER_HOUR", d.per_ip_per_hour, 100_000_000)?,
+            tracking_failures_per_ip: number("TRACKING_FAILURES_PER_IP", d.tracking_failures_per_ip, 1_000_000)?,
+            flag_min_complaints: number("FLAG_MIN_COMPLAINTS", d.flag_min_complaints, 1000)?,
+            flag_min_merchants: number("FLAG_MIN_MERCHANTS", d.flag_min_merchants, 1000)?,
+            flag_window_days: number("FLAG_WINDOW_DAYS", d.flag_window_days, 3650)?,
+        };
         Ok(Self {
+            complaints,
             database_url: Secret::new(database_url),
             database_pool_size,
             redis_url: nonempty("REDIS_URL").map(Secret::new),

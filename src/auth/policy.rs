@@ -55,6 +55,39 @@ pub fn manage_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode
     }
 }
 
+/// Seeing a complaint: regulators of the merchant's region (in full), admins, and the merchant
+/// complained about (consumer masked).
+pub fn view_complaint(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
+    view_merchant(user, merchant_id, region)
+}
+
+/// Whether the caller sees consumers' names and phones in full (regulators and admins).
+pub fn sees_consumer(user: &CurrentUser) -> bool {
+    user.role != Role::Merchant
+}
+
+/// The side a staff caller takes in the complaint workflow.
+pub fn complaint_party(user: &CurrentUser) -> crate::domain::complaint::Party {
+    match user.role {
+        Role::Merchant => crate::domain::complaint::Party::Merchant,
+        Role::Regulator | Role::Admin => crate::domain::complaint::Party::Regulator,
+    }
+}
+
+/// Publishing a consumer warning: regulators for a region in their jurisdiction; a warning
+/// without a region (everywhere) only admins.
+pub fn publish_warning(user: &CurrentUser, region: Option<&RegionCode>) -> Decision {
+    match (user.role, region) {
+        (Role::Admin, _) => Decision::Allow,
+        (Role::Regulator, Some(r)) if in_jurisdiction(user, r) => Decision::Allow,
+        (Role::Regulator, Some(_)) => Decision::Forbidden("that region is outside your jurisdiction"),
+        (Role::Regulator, None) => Decision::Forbidden(
+            "a warning for every region is for administrators; give region_code",
+        ),
+        (Role::Merchant, _) => Decision::Forbidden("merchants cannot publish warnings"),
+    }
+}
+
 /// What a new account would be.
 pub struct NewAccount<'a> {
     pub role: Role,

@@ -552,7 +552,8 @@ pub async fn assess(
         .select(InspectionRow::as_select())
         .load(conn)
         .await?;
-    Ok(assess_rows(&credit, &recent, today))
+    let overdue = super::complaints::overdue_of(conn, merchant_id, today).await?;
+    Ok(assess_rows(&credit, &recent, overdue, today))
 }
 
 /// Inspections loaded with a record's page (enough for a year's grade for nearly everyone).
@@ -575,15 +576,24 @@ pub async fn complete_for_grade(
     Ok(loaded)
 }
 
+/// `overdue`: from [`super::complaints::overdue_of`] — open complaints past their deadline and
+/// the next day another one falls due (when the grade may change by time alone).
 pub fn assess_rows(
     credit: &[CreditRecordRow],
     inspections: &[InspectionRow],
+    overdue: (i64, Option<NaiveDate>),
     today: NaiveDate,
 ) -> Assessment {
     let credit: Vec<CreditFact> = credit.iter().filter_map(credit_fact).collect();
     let inspections: Vec<InspectionFact> = inspections.iter().filter_map(inspection_fact).collect();
-    // Complaints arrive with the complaints issue; until then none can be overdue.
-    grade::assess(&credit, &inspections, 0, today)
+    let mut a = grade::assess(
+        &credit,
+        &inspections,
+        u32::try_from(overdue.0).unwrap_or(u32::MAX),
+        today,
+    );
+    a.recheck_on = a.recheck_on.into_iter().chain(overdue.1).min();
+    a
 }
 
 /// Stores a merchant's grade (for filtering) and when it must be looked at again.

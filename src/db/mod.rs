@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod complaints;
 pub mod merchants;
 pub mod migrations;
 pub mod regions;

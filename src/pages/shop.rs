@@ -59,6 +59,26 @@ impl From<CreditRecordRow> for PublicCreditRecord {
     }
 }
 
+/// Complaints against the shop in the last 12 months (shown from a sample of 5).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComplaintStats {
+    pub received: i64,
+    pub resolved: i64,
+    /// Resolved / received, in percent with one decimal.
+    pub resolution_rate: f64,
+}
+
+/// Below this many complaints in 12 months the figures are not shown (too few to mean much).
+pub const STATS_MIN_SAMPLE: i64 = 5;
+
+/// A consumer warning for the shop's region or category.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicWarning {
+    pub title: String,
+    pub body: String,
+    pub valid_until: NaiveDate,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Thumbnail {
     pub url: String,
@@ -93,6 +113,9 @@ pub struct PublicShop {
     pub credit_records: Vec<PublicCreditRecord>,
     pub pledges: Vec<String>,
     pub storefront: Option<Thumbnail>,
+    /// `null` below a sample of 5 complaints in 12 months.
+    pub complaint_stats: Option<ComplaintStats>,
+    pub warnings: Vec<PublicWarning>,
     pub last_updated: DateTime<Utc>,
     /// No inspection for 24 months.
     pub stale: bool,
@@ -122,7 +145,10 @@ pub async fn load(
         return Ok(Lookup::Withdrawn);
     }
     // The rest in one pipelined round trip: the four queries are sent together.
-    let (credit, inspections, licences, storefront) = {
+    let stats_since = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(today);
+    let (credit, inspections, licences, storefront, overdue, stats, warnings) = {
         use crate::db::merchants::{InspectionRow, LicenceRow, PhotoMeta};
         use crate::db::schema::{credit_records, inspections, licences, photos};
         use diesel::prelude::*;
@@ -132,6 +158,9 @@ pub async fn load(
         let mut c2 = shared;
         let mut c3 = shared;
         let mut c4 = shared;
+        let mut c5 = shared;
+        let mut c6 = shared;
+        let mut c7 = shared;
         let credit = credit_records::table
             .filter(credit_records::merchant_id.eq(m.id))
             .filter(
@@ -159,12 +188,33 @@ pub async fn load(
             .order(photos::id.desc())
             .select(PhotoMeta::as_select())
             .first::<PhotoMeta>(&mut c4);
-        let (credit, insp, lic, photo) =
-            futures_util::try_join!(credit, insp, lic, async { photo.await.optional() })?;
-        (credit, insp, lic, photo)
+        let overdue = db::complaints::overdue_of(&mut c5, m.id, today);
+        let stats = db::complaints::public_stats(&mut c6, m.id, stats_since);
+        let warnings = db::complaints::active_warnings(&mut c7, today);
+        futures_util::try_join!(
+            credit,
+            insp,
+            lic,
+            async { photo.await.optional() },
+            overdue,
+            stats,
+            warnings
+        )?
     };
     let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, inspections).await?;
-    let assessment = db::merchants::assess_rows(&credit, &inspections, today);
+    let assessment = db::merchants::assess_rows(&credit, &inspections, overdue, today);
+    let region = crate::domain::region::RegionCode::parse(&m.region_code).ok();
+    let warnings: Vec<_> = warnings
+        .into_iter()
+        .filter(|w| w.category.as_ref().is_none_or(|c| *c == m.category))
+        .filter(|w| match (&w.region_code, &region) {
+            (None, _) => true,
+            (Some(wr), Some(mr)) => crate::domain::region::RegionCode::parse(wr)
+                .is_ok_and(|wr| wr.covers(mr)),
+            (Some(_), None) => false,
+        })
+        .collect();
+    let (received, resolved, oldest) = stats;
     inspections.truncate(5);
     let (grade_reasons, badges) = reason_views(&assessment);
     let stale_since = today
@@ -183,6 +233,8 @@ pub async fn load(
                 .filter_map(|c| c.publicity_until.map(next_day)),
         )
         .chain(assessment.recheck_on)
+        .chain(warnings.iter().map(|w| next_day(w.valid_until)))
+        .chain(oldest.and_then(|d| d.checked_add_months(chrono::Months::new(12))))
         .chain(inspections.first().and_then(|i| {
             i.inspected_on
                 .checked_add_months(chrono::Months::new(STALE_MONTHS))
@@ -263,6 +315,19 @@ pub async fn load(
             width: p.thumb_width,
             height: p.thumb_height,
         }),
+        complaint_stats: (received >= STATS_MIN_SAMPLE).then(|| ComplaintStats {
+            received,
+            resolved,
+            resolution_rate: (resolved as f64 * 1000.0 / received as f64).round() / 10.0,
+        }),
+        warnings: warnings
+            .into_iter()
+            .map(|w| PublicWarning {
+                title: w.title,
+                body: w.body,
+                valid_until: w.valid_until,
+            })
+            .collect(),
         last_updated,
         stale,
         changes_at,

@@ -1,6 +1,7 @@
 //! HTTP handlers, grouped by resource. Thin: parse → policy/domain → db → respond.
 
 pub mod api;
+pub mod complaint_flow;
 pub mod ops;
 pub mod public;
 

@@ -172,6 +172,7 @@ pub struct AppOptions {
     pub redis_prefix: Option<String>,
     pub database_url: Option<String>,
     pub migrate: bool,
+    pub complaints: yidianyima::config::ComplaintSettings,
 }
 
 impl Default for AppOptions {
@@ -181,6 +182,7 @@ impl Default for AppOptions {
             redis_prefix: None,
             database_url: None,
             migrate: true,
+            complaints: Default::default(),
         }
     }
 }
@@ -213,6 +215,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         trusted_proxies: vec![],
         workers: 1,
         page_cache: true,
+        complaints: opts.complaints,
     };
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();

@@ -230,7 +230,8 @@ async fn full_view(
     let loaded =
         db::merchants::inspections_of(conn, m.id, db::merchants::INSPECTIONS_LOADED).await?;
     let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, loaded).await?;
-    let assessment = db::merchants::assess_rows(&credit_records, &inspections, today);
+    let overdue = db::complaints::overdue_of(conn, m.id, today).await?;
+    let assessment = db::merchants::assess_rows(&credit_records, &inspections, overdue, today);
     inspections.truncate(20);
     if assessment.grade.as_str() != m.grade {
         // The stored grade (used for filtering) went stale with the passing of time.

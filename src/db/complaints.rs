@@ -1,0 +1,578 @@
+//! Complaints, their timeline and consumer warnings.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+
+use super::audit::{self, Actor};
+use super::schema::{complaint_events, complaints, merchants, warnings};
+use crate::domain::complaint::{Deadlines, FlagRule, State};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = complaints, check_for_backend(Pg))]
+pub struct ComplaintRow {
+    pub id: i64,
+    pub tracking_no: String,
+    pub merchant_id: i64,
+    pub shop_code: String,
+    pub region_code: String,
+    pub consumer_name: String,
+    pub consumer_phone: String,
+    pub category: String,
+    pub description: String,
+    pub amount_fen: Option<i64>,
+    pub desired_outcome: String,
+    pub status: String,
+    pub received_at: DateTime<Utc>,
+    pub received_on: NaiveDate,
+    pub merchant_deadline: Option<NaiveDate>,
+    pub accept_deadline: NaiveDate,
+    pub accepted_on: Option<NaiveDate>,
+    pub conclude_deadline: Option<NaiveDate>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub late: bool,
+    pub proposal: Option<String>,
+    pub proposal_amount_fen: Option<i64>,
+    pub amount_recovered_fen: i64,
+    pub rating: Option<String>,
+    pub rating_comment: Option<String>,
+    pub rated_at: Option<DateTime<Utc>>,
+    pub flagged: bool,
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    #[serde(skip)]
+    pub request_hash: String,
+    pub client_ip: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ComplaintRow {
+    pub fn state(&self) -> State {
+        State::parse(&self.status).unwrap_or(State::Submitted)
+    }
+
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            merchant_deadline: self.merchant_deadline,
+            accept_deadline: self.accept_deadline,
+            accepted_on: self.accepted_on,
+            conclude_deadline: self.conclude_deadline,
+        }
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = complaints)]
+pub struct NewComplaint {
+    pub tracking_no: String,
+    pub merchant_id: i64,
+    pub shop_code: String,
+    pub region_code: String,
+    pub consumer_name: String,
+    pub consumer_phone: String,
+    pub category: String,
+    pub description: String,
+    pub amount_fen: Option<i64>,
+    pub desired_outcome: String,
+    pub received_at: DateTime<Utc>,
+    pub received_on: NaiveDate,
+    pub merchant_deadline: Option<NaiveDate>,
+    pub accept_deadline: NaiveDate,
+    pub idempotency_key: String,
+    pub request_hash: String,
+    pub client_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = complaint_events, check_for_backend(Pg))]
+pub struct EventRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub complaint_id: i64,
+    pub at: DateTime<Utc>,
+    /// `consumer`, `merchant`, `regulator`.
+    pub actor_role: String,
+    #[serde(skip)]
+    pub actor_label: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub note: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = complaint_events)]
+pub struct NewEvent<'a> {
+    pub complaint_id: i64,
+    pub actor_role: &'a str,
+    pub actor_label: &'a str,
+    pub action: &'a str,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub note: &'a str,
+}
+
+/// What a submission came to.
+pub enum Submitted {
+    Created(Box<ComplaintRow>),
+    /// The idempotency key was seen before with the same request: the first answer again.
+    Replayed(Box<ComplaintRow>),
+    /// The key was used before for a different request.
+    KeyReused,
+}
+
+/// Stores a complaint, its first timeline entry and its audit entry in one transaction, and
+/// flags the phone's recent complaints when they match the professional-claimant rule. A key
+/// already stored (also by a concurrent request, which waits on the unique index) answers
+/// with the stored complaint.
+pub async fn submit(
+    conn: &mut AsyncPgConnection,
+    new: &NewComplaint,
+    actor: &Actor,
+    flag: FlagRule,
+) -> QueryResult<Submitted> {
+    conn.transaction(async |conn| {
+        let inserted: Option<ComplaintRow> = diesel::insert_into(complaints::table)
+            .values(new)
+            .on_conflict(complaints::idempotency_key)
+            .do_nothing()
+            .returning(ComplaintRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        let Some(mut row) = inserted else {
+            let existing: ComplaintRow = complaints::table
+                .filter(complaints::idempotency_key.eq(&new.idempotency_key))
+                .select(ComplaintRow::as_select())
+                .first(conn)
+                .await?;
+            return Ok(if existing.request_hash == new.request_hash {
+                Submitted::Replayed(Box::new(existing))
+            } else {
+                Submitted::KeyReused
+            });
+        };
+        diesel::insert_into(complaint_events::table)
+            .values(NewEvent {
+                complaint_id: row.id,
+                actor_role: "consumer",
+                actor_label: &actor.label,
+                action: "submit",
+                from_status: None,
+                to_status: State::Submitted.as_str(),
+                note: "",
+            })
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            actor,
+            "complaint.submit",
+            "complaint",
+            &row.id.to_string(),
+            None::<&()>,
+            Some(&row),
+        )
+        .await?;
+        let since = row.received_at - chrono::Duration::days(i64::from(flag.days));
+        let (n, merchants): (i64, i64) = complaints::table
+            .filter(complaints::consumer_phone.eq(&row.consumer_phone))
+            .filter(complaints::received_at.ge(since))
+            .select((
+                sql::<BigInt>("count(*)"),
+                sql::<BigInt>("count(DISTINCT merchant_id)"),
+            ))
+            .get_result(conn)
+            .await?;
+        if flag.flags(n as u32, merchants as u32) {
+            diesel::update(complaints::table)
+                .filter(complaints::consumer_phone.eq(&row.consumer_phone))
+                .filter(complaints::received_at.ge(since))
+                .filter(complaints::flagged.eq(false))
+                .set(complaints::flagged.eq(true))
+                .execute(conn)
+                .await?;
+            row.flagged = true;
+        }
+        Ok(Submitted::Created(Box::new(row)))
+    })
+    .await
+}
+
+pub async fn by_tracking_no(
+    conn: &mut AsyncPgConnection,
+    tracking_no: &str,
+) -> QueryResult<Option<ComplaintRow>> {
+    complaints::table
+        .filter(complaints::tracking_no.eq(tracking_no))
+        .select(ComplaintRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn by_idempotency_key(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+) -> QueryResult<Option<ComplaintRow>> {
+    complaints::table
+        .filter(complaints::idempotency_key.eq(key))
+        .select(ComplaintRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ComplaintRow>> {
+    complaints::table
+        .find(id)
+        .select(ComplaintRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The row locked for a transition (call inside a transaction).
+pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<ComplaintRow> {
+    complaints::table
+        .find(id)
+        .select(ComplaintRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+pub async fn events(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Vec<EventRow>> {
+    complaint_events::table
+        .filter(complaint_events::complaint_id.eq(id))
+        .order(complaint_events::id)
+        .select(EventRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The fields a transition may change; every one is written (None is NULL).
+#[derive(Debug, Clone, AsChangeset, Serialize)]
+#[diesel(table_name = complaints, treat_none_as_null = true)]
+pub struct Change {
+    pub status: String,
+    pub merchant_deadline: Option<NaiveDate>,
+    pub accept_deadline: NaiveDate,
+    pub accepted_on: Option<NaiveDate>,
+    pub conclude_deadline: Option<NaiveDate>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub late: bool,
+    pub proposal: Option<String>,
+    pub proposal_amount_fen: Option<i64>,
+    pub amount_recovered_fen: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Writes a transition with its timeline and audit entries (inside the caller's transaction,
+/// after [`lock`]).
+pub async fn apply(
+    conn: &mut AsyncPgConnection,
+    before: &ComplaintRow,
+    change: &Change,
+    event: NewEvent<'_>,
+    actor: &Actor,
+) -> QueryResult<ComplaintRow> {
+    let after: ComplaintRow = diesel::update(complaints::table.find(before.id))
+        .set(change)
+        .returning(ComplaintRow::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::insert_into(complaint_events::table)
+        .values(&event)
+        .execute(conn)
+        .await?;
+    audit::record(
+        conn,
+        actor,
+        &format!("complaint.{}", event.action),
+        "complaint",
+        &before.id.to_string(),
+        Some(before),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Records the consumer's rating; false when the complaint is not closed or already rated.
+pub async fn rate(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    rating: &str,
+    comment: Option<&str>,
+    actor: &Actor,
+) -> QueryResult<Option<ComplaintRow>> {
+    conn.transaction(async |conn| {
+        let updated: Option<ComplaintRow> = diesel::update(complaints::table.find(id))
+            .filter(complaints::rating.is_null())
+            .filter(complaints::closed_at.is_not_null())
+            .set((
+                complaints::rating.eq(rating),
+                complaints::rating_comment.eq(comment),
+                complaints::rated_at.eq(diesel::dsl::now),
+            ))
+            .returning(ComplaintRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        if let Some(row) = &updated {
+            diesel::insert_into(complaint_events::table)
+                .values(NewEvent {
+                    complaint_id: id,
+                    actor_role: "consumer",
+                    actor_label: &actor.label,
+                    action: "rate",
+                    from_status: Some(&row.status),
+                    to_status: &row.status,
+                    note: rating,
+                })
+                .execute(conn)
+                .await?;
+            audit::record(
+                conn,
+                actor,
+                "complaint.rate",
+                "complaint",
+                &id.to_string(),
+                None::<&()>,
+                Some(&serde_json::json!({ "rating": rating, "comment": comment })),
+            )
+            .await?;
+        }
+        Ok(updated)
+    })
+    .await
+}
+
+/// SQL: the complaint is open and past the deadline of its current step on `today`.
+fn overdue_sql(today: NaiveDate) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
+    sql::<Bool>("((complaints.status = 'submitted' AND complaints.accept_deadline < ")
+        .bind::<Date, _>(today)
+        .sql(") OR (complaints.status = 'accepted' AND complaints.conclude_deadline < ")
+        .bind::<Date, _>(today)
+        .sql("))")
+}
+
+/// Filters of the staff queue.
+#[derive(Debug, Default, Clone)]
+pub struct ComplaintFilter {
+    /// Region codes the caller may see (None: all).
+    pub visible_regions: Option<Vec<String>>,
+    pub regions: Option<Vec<String>>,
+    pub merchant_id: Option<i64>,
+    pub status: Option<String>,
+    pub overdue: Option<bool>,
+    pub flagged: Option<bool>,
+}
+
+/// One row of the queue.
+#[derive(Debug, Clone, Queryable)]
+pub struct QueueRow {
+    pub complaint: ComplaintRow,
+    pub merchant_name: String,
+    pub overdue: bool,
+}
+
+/// The queue: overdue first, then by the deadline of the current step, then oldest first.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    f: &ComplaintFilter,
+    today: NaiveDate,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<QueueRow>, i64)> {
+    let filtered = || {
+        let mut q = complaints::table
+            .inner_join(merchants::table)
+            .into_boxed::<Pg>();
+        if let Some(v) = &f.visible_regions {
+            q = q.filter(complaints::region_code.eq_any(v.clone()));
+        }
+        if let Some(v) = &f.regions {
+            q = q.filter(complaints::region_code.eq_any(v.clone()));
+        }
+        if let Some(m) = f.merchant_id {
+            q = q.filter(complaints::merchant_id.eq(m));
+        }
+        if let Some(s) = &f.status {
+            q = q.filter(complaints::status.eq(s.clone()));
+        }
+        if let Some(fl) = f.flagged {
+            q = q.filter(complaints::flagged.eq(fl));
+        }
+        match f.overdue {
+            Some(true) => q = q.filter(overdue_sql(today)),
+            Some(false) => q = q.filter(diesel::dsl::not(overdue_sql(today))),
+            None => {}
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn).await?;
+    let rows = filtered()
+        .select((
+            ComplaintRow::as_select(),
+            merchants::name,
+            overdue_sql(today),
+        ))
+        .order((
+            overdue_sql(today).desc(),
+            sql::<Date>(
+                "CASE complaints.status WHEN 'submitted' THEN complaints.accept_deadline \
+                 WHEN 'accepted' THEN complaints.conclude_deadline END",
+            )
+            .asc()
+            .nulls_last(),
+            complaints::received_at.asc(),
+            complaints::id.asc(),
+        ))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .load::<(ComplaintRow, String, bool)>(conn)
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(|(complaint, merchant_name, overdue)| QueueRow {
+                complaint,
+                merchant_name,
+                overdue,
+            })
+            .collect(),
+        total,
+    ))
+}
+
+/// The phone's complaints since `since`: the evidence behind a flag.
+pub async fn by_phone_since(
+    conn: &mut AsyncPgConnection,
+    phone: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<Vec<(ComplaintRow, String)>> {
+    complaints::table
+        .inner_join(merchants::table)
+        .filter(complaints::consumer_phone.eq(phone))
+        .filter(complaints::received_at.ge(since))
+        .order(complaints::received_at)
+        .select((ComplaintRow::as_select(), merchants::name))
+        .load(conn)
+        .await
+}
+
+/// Public statistics of one merchant since `since`: received, resolved, and the earliest day
+/// of receipt counted (when it leaves the window, the figures change).
+pub async fn public_stats<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
+    conn: &mut C,
+    merchant_id: i64,
+    since: NaiveDate,
+) -> QueryResult<(i64, i64, Option<NaiveDate>)> {
+    complaints::table
+        .filter(complaints::merchant_id.eq(merchant_id))
+        .filter(complaints::received_on.ge(since))
+        .select((
+            sql::<BigInt>("count(*)"),
+            sql::<BigInt>("count(*) FILTER (WHERE status = 'resolved')"),
+            sql::<diesel::sql_types::Nullable<Date>>("min(received_on)"),
+        ))
+        .get_result(conn)
+        .await
+}
+
+/// Open complaints of a merchant past their deadline on `today`, and the nearest future day on
+/// which another one becomes overdue (the scan page's and the grade's horizon).
+pub async fn overdue_of<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
+    conn: &mut C,
+    merchant_id: i64,
+    today: NaiveDate,
+) -> QueryResult<(i64, Option<NaiveDate>)> {
+    complaints::table
+        .filter(complaints::merchant_id.eq(merchant_id))
+        .filter(complaints::status.eq_any(["submitted", "accepted"]))
+        .select((
+            sql::<BigInt>("count(*) FILTER (WHERE ")
+                .bind::<Date, _>(today)
+                .sql(" > CASE status WHEN 'submitted' THEN accept_deadline ELSE conclude_deadline END)"),
+            sql::<diesel::sql_types::Nullable<Date>>(
+                "min(CASE status WHEN 'submitted' THEN accept_deadline ELSE conclude_deadline END + 1) FILTER (WHERE ",
+            )
+            .bind::<Date, _>(today)
+            .sql(" <= CASE status WHEN 'submitted' THEN accept_deadline ELSE conclude_deadline END)"),
+        ))
+        .get_result(conn)
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warnings
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = warnings, check_for_backend(Pg))]
+pub struct WarningRow {
+    pub id: i64,
+    pub region_code: Option<String>,
+    pub category: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub valid_until: NaiveDate,
+    #[serde(skip)]
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable, Serialize)]
+#[diesel(table_name = warnings)]
+pub struct NewWarning {
+    pub region_code: Option<String>,
+    pub category: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub valid_until: NaiveDate,
+    pub created_by: Option<i64>,
+}
+
+pub async fn insert_warning(
+    conn: &mut AsyncPgConnection,
+    new: &NewWarning,
+    actor: &Actor,
+) -> QueryResult<WarningRow> {
+    conn.transaction(async |conn| {
+        let row: WarningRow = diesel::insert_into(warnings::table)
+            .values(new)
+            .returning(WarningRow::as_returning())
+            .get_result(conn)
+            .await?;
+        audit::record(
+            conn,
+            actor,
+            "warning.create",
+            "warning",
+            &row.id.to_string(),
+            None::<&()>,
+            Some(&row),
+        )
+        .await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Warnings still valid on `today`, newest first.
+pub async fn active_warnings<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
+    conn: &mut C,
+    today: NaiveDate,
+) -> QueryResult<Vec<WarningRow>> {
+    warnings::table
+        .filter(warnings::valid_until.ge(today))
+        .order((warnings::created_at.desc(), warnings::id.desc()))
+        .select(WarningRow::as_select())
+        .load(conn)
+        .await
+}
