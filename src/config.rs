@@ -175,9 +175,17 @@ impl Settings {
         };
         let d = ComplaintSettings::default();
         let complaints = ComplaintSettings {
-            per_phone_per_day: number("COMPLAINTS_PER_PHONE_PER_DAY", d.per_phone_per_day, 1_000_000)?,
+            per_phone_per_day: number(
+                "COMPLAINTS_PER_PHONE_PER_DAY",
+                d.per_phone_per_day,
+                1_000_000,
+            )?,
             per_ip_per_hour: number("COMPLAINTS_PER_IP_PER_HOUR", d.per_ip_per_hour, 100_000_000)?,
-            tracking_failures_per_ip: number("TRACKING_FAILURES_PER_IP", d.tracking_failures_per_ip, 1_000_000)?,
+            tracking_failures_per_ip: number(
+                "TRACKING_FAILURES_PER_IP",
+                d.tracking_failures_per_ip,
+                1_000_000,
+            )?,
             flag_min_complaints: number("FLAG_MIN_COMPLAINTS", d.flag_min_complaints, 1000)?,
             flag_min_merchants: number("FLAG_MIN_MERCHANTS", d.flag_min_merchants, 1000)?,
             flag_window_days: number("FLAG_WINDOW_DAYS", d.flag_window_days, 3650)?,

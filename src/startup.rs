@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 /// JSON bodies: 1 MiB (uploads get their own, larger limit).
 pub const JSON_LIMIT: usize = 1 << 20;
+/// HTML forms: a 2,000-character complaint percent-encoded is ~18 KB.
+pub const FORM_LIMIT: usize = 64 * 1024;
 /// Any body: 20 MiB (photo uploads).
 pub const PAYLOAD_LIMIT: usize = 20 << 20;
 
@@ -105,7 +107,12 @@ impl Application {
                 .service(pages::index)
                 .service(ops::healthz)
                 .service(ops::readyz)
+                .app_data(web::FormConfig::default().limit(FORM_LIMIT))
                 .service(public::shop_page)
+                .service(crate::routes::complaint_pages::complaint_form)
+                .service(crate::routes::complaint_pages::complaint_submit)
+                .service(crate::routes::complaint_pages::track_form)
+                .service(crate::routes::complaint_pages::track_lookup)
                 .service(api::photos::photo_display)
                 .service(api::photos::photo_thumb)
                 .service(
@@ -144,7 +151,17 @@ impl Application {
                         .service(api::qrcodes::bulk_issue)
                         .service(api::qrcodes::region_zip)
                         .service(api::qrcodes::scans)
-                        .service(public::shop_json),
+                        .service(public::shop_json)
+                        .service(api::complaints::submit)
+                        .service(api::complaints::track)
+                        .service(api::complaints::confirm)
+                        .service(api::complaints::rate)
+                        .service(api::complaints::withdraw)
+                        .service(api::complaints::list_warnings)
+                        .service(api::complaints::list)
+                        .service(api::complaints::get)
+                        .service(api::complaints::act)
+                        .service(api::complaints::create_warning),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

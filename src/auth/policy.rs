@@ -80,7 +80,9 @@ pub fn publish_warning(user: &CurrentUser, region: Option<&RegionCode>) -> Decis
     match (user.role, region) {
         (Role::Admin, _) => Decision::Allow,
         (Role::Regulator, Some(r)) if in_jurisdiction(user, r) => Decision::Allow,
-        (Role::Regulator, Some(_)) => Decision::Forbidden("that region is outside your jurisdiction"),
+        (Role::Regulator, Some(_)) => {
+            Decision::Forbidden("that region is outside your jurisdiction")
+        }
         (Role::Regulator, None) => Decision::Forbidden(
             "a warning for every region is for administrators; give region_code",
         ),

@@ -28,6 +28,8 @@ use crate::error::AppError;
 /// Longest an entry lives without an invalidation (a safety net, not the mechanism).
 const TTL: Duration = Duration::from_secs(3600);
 const CHANNEL: &str = "pages:invalidate";
+/// The invalidation message meaning "every page" (codes never contain `*`).
+const ALL: &str = "*";
 
 /// A page as rendered, before compression.
 pub struct Rendered {
@@ -348,6 +350,46 @@ impl PageCache {
         }
     }
 
+    /// Drops every page here and in Redis, and tells the other instances (a consumer warning
+    /// shows on many pages).
+    pub async fn invalidate_all(&self) {
+        self.local.invalidate_all();
+        if let Some(redis) = &self.redis {
+            let pattern = format!("{}*", redis.key("page:"));
+            let channel = redis.key(CHANNEL);
+            let _: Option<()> = redis
+                .run(|mut c| async move {
+                    let mut cursor: u64 = 0;
+                    loop {
+                        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&pattern)
+                            .arg("COUNT")
+                            .arg(1000)
+                            .query_async(&mut c)
+                            .await?;
+                        if !keys.is_empty() {
+                            redis::cmd("DEL")
+                                .arg(keys)
+                                .query_async::<()>(&mut c)
+                                .await?;
+                        }
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                    redis::cmd("PUBLISH")
+                        .arg(channel)
+                        .arg(ALL)
+                        .query_async::<()>(&mut c)
+                        .await
+                })
+                .await;
+        }
+    }
+
     /// Invalidates every code (active or withdrawn) of these merchants. Call after the write
     /// has committed.
     pub async fn invalidate_merchants(&self, conn: &mut AsyncPgConnection, ids: &[i64]) {
@@ -386,6 +428,10 @@ impl PageCache {
                             while let Some(msg) = stream.next().await {
                                 let Some(cache) = me.upgrade() else { return };
                                 let payload: String = msg.get_payload().unwrap_or_default();
+                                if payload == ALL {
+                                    cache.local.invalidate_all();
+                                    continue;
+                                }
                                 for code in payload.split(',').filter(|c| !c.is_empty()) {
                                     for k in keys_of(code) {
                                         cache.local.invalidate(&k).await;

@@ -355,7 +355,9 @@ pub async fn rate(
 }
 
 /// SQL: the complaint is open and past the deadline of its current step on `today`.
-fn overdue_sql(today: NaiveDate) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
+fn overdue_sql(
+    today: NaiveDate,
+) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
     sql::<Bool>("((complaints.status = 'submitted' AND complaints.accept_deadline < ")
         .bind::<Date, _>(today)
         .sql(") OR (complaints.status = 'accepted' AND complaints.conclude_deadline < ")

@@ -7,6 +7,7 @@ use askama::Template;
 
 use crate::error::AppError;
 
+pub mod complaint;
 pub mod poster;
 pub mod shop;
 

@@ -209,8 +209,9 @@ pub async fn load(
         .filter(|w| w.category.as_ref().is_none_or(|c| *c == m.category))
         .filter(|w| match (&w.region_code, &region) {
             (None, _) => true,
-            (Some(wr), Some(mr)) => crate::domain::region::RegionCode::parse(wr)
-                .is_ok_and(|wr| wr.covers(mr)),
+            (Some(wr), Some(mr)) => {
+                crate::domain::region::RegionCode::parse(wr).is_ok_and(|wr| wr.covers(mr))
+            }
             (Some(_), None) => false,
         })
         .collect();

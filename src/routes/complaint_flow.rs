@@ -147,7 +147,10 @@ pub async fn submit(
     let hash = {
         let content = serde_json::json!({ "shop_code": code_row.code, "complaint": submission });
         let digest = Sha256::digest(content.to_string().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     // A retry is answered before any limit is counted: it creates nothing.
     if let Some(existing) = db::complaints::by_idempotency_key(&mut conn, idempotency_key).await? {
@@ -290,11 +293,9 @@ fn transition_error(e: TransitionError) -> AppError {
             } => "only the consumer may do this",
             _ => "only the regulator may do this",
         }),
-        TransitionError::NoteRequired(_) => AppError::validation(FieldError::new(
-            "note",
-            "required",
-            e.to_string(),
-        )),
+        TransitionError::NoteRequired(_) => {
+            AppError::validation(FieldError::new("note", "required", e.to_string()))
+        }
         TransitionError::GreenChannelClosed => AppError::Conflict {
             code: "illegal_transition",
             detail: e.to_string(),

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod complaint_flow;
+pub mod complaint_pages;
 pub mod ops;
 pub mod public;
 

@@ -4,6 +4,7 @@
 mod auth;
 mod calendar;
 mod cli;
+mod complaints;
 mod errors;
 mod helpers;
 mod imports;

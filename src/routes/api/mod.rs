@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod calendar;
+pub mod complaints;
 pub mod imports;
 pub mod merchants;
 pub mod paging;
