@@ -161,7 +161,11 @@ impl Application {
                         .service(api::complaints::list)
                         .service(api::complaints::get)
                         .service(api::complaints::act)
-                        .service(api::complaints::create_warning),
+                        .service(api::complaints::create_warning)
+                        // `.csv` and `.xlsx` before the bare route
+                        .service(api::stats::stats_csv)
+                        .service(api::stats::stats_xlsx)
+                        .service(api::stats::stats),
                 )
                 .split_for_parts();
             app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

@@ -169,6 +169,18 @@ pub async fn submit(
             })
             .execute(conn)
             .await?;
+        // The day this complaint would fall overdue is a day the stored grade must be
+        // looked at again.
+        diesel::update(merchants::table.find(row.merchant_id))
+            .set(
+                merchants::grade_recheck_on.eq(sql::<diesel::sql_types::Nullable<Date>>(
+                    "LEAST(grade_recheck_on, ",
+                )
+                .bind::<Date, _>(row.accept_deadline + chrono::Days::new(1))
+                .sql(")")),
+            )
+            .execute(conn)
+            .await?;
         audit::record(
             conn,
             actor,

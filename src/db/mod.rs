@@ -9,6 +9,7 @@ pub mod migrations;
 pub mod regions;
 pub mod schema;
 pub mod shop_codes;
+pub mod stats;
 pub mod users;
 
 use std::time::Duration;

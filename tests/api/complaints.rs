@@ -98,12 +98,21 @@ async fn count_complaints(app: &TestApp) -> i64 {
 
 /// Moves a complaint's dates into the past, as if it had been received `days` days ago with
 /// the deadlines already behind it (time travel for overdue tests).
-async fn make_overdue(app: &TestApp, id: i64) {
+pub async fn make_overdue(app: &TestApp, id: i64) {
     let mut conn = app.conn().await;
     diesel::sql_query(
         "UPDATE complaints SET accept_deadline = current_date - 3, merchant_deadline = NULL, \
          conclude_deadline = CASE WHEN status = 'accepted' THEN current_date - 2 END \
          WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // The day it fell due has come for the stored grade too.
+    diesel::sql_query(
+        "UPDATE merchants SET grade_recheck_on = current_date \
+         WHERE id = (SELECT merchant_id FROM complaints WHERE id = $1)",
     )
     .bind::<diesel::sql_types::BigInt, _>(id)
     .execute(&mut conn)
@@ -708,6 +717,24 @@ async fn overdue_first_in_the_queue_and_on_the_grade() {
     let reg = app.regulator(&["513230"]).await;
     let s = shop(&app, &reg, "513230").await;
     let (_, fresh) = file(&app, &s.code, "13811110001").await;
+    {
+        // The stored grade is due for a look the day after the complaint would fall overdue.
+        #[derive(diesel::QueryableByName)]
+        struct Due {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            ok: bool,
+        }
+        let mut conn = app.conn().await;
+        let due = diesel::sql_query(
+            "SELECT m.grade_recheck_on = c.accept_deadline + 1 AS ok \
+             FROM merchants m JOIN complaints c ON c.merchant_id = m.id WHERE c.id = $1",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(fresh)
+        .get_result::<Due>(&mut conn)
+        .await
+        .unwrap();
+        assert!(due.ok);
+    }
     let (_, late) = file(&app, &s.code, "13811110002").await;
     let (_, late_accepted) = file(&app, &s.code, "13811110003").await;
     act(&app, &reg, late_accepted, json!({"action": "accept"})).await;

@@ -15,4 +15,5 @@ mod page_cache;
 mod qrcodes;
 mod records;
 mod shop_page;
+mod stats;
 mod users;

@@ -10,4 +10,5 @@ pub mod photos;
 pub mod qrcodes;
 pub mod regions;
 pub mod settings;
+pub mod stats;
 pub mod users;
