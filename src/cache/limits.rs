@@ -122,6 +122,51 @@ impl RateLimiter {
         entry.into_value().count
     }
 
+    /// Counts one event against each of `limits` (one Redis round trip for all) and returns
+    /// `Some(seconds until the window ends)` for the first limit now exceeded. The event that
+    /// is refused is counted too: retrying while blocked does not shorten the wait.
+    pub async fn charge(&self, limits: &[(Limit, &str)]) -> Option<u64> {
+        if let Some(redis) = &self.redis {
+            let keys: Vec<(String, u64)> = limits
+                .iter()
+                .map(|(l, k)| (redis.key(&Self::key(l, k)), l.window.as_secs().max(1)))
+                .collect();
+            let got = redis
+                .run(|mut c| async move {
+                    let mut p = redis::pipe();
+                    p.atomic();
+                    for (k, secs) in &keys {
+                        p.cmd("SET")
+                            .arg(k)
+                            .arg(0)
+                            .arg("EX")
+                            .arg(*secs)
+                            .arg("NX")
+                            .ignore()
+                            .incr(k, 1)
+                            .ttl(k);
+                    }
+                    p.query_async::<Vec<(u32, i64)>>(&mut c).await
+                })
+                .await;
+            if let Some(counts) = got {
+                return limits
+                    .iter()
+                    .zip(counts)
+                    .find(|((l, _), (n, _))| *n > l.max)
+                    .map(|(_, (_, ttl))| ttl.max(1) as u64);
+            }
+        }
+        let mut refused = None;
+        for (l, k) in limits {
+            let n = self.hit(l, k).await;
+            if n > l.max && refused.is_none() {
+                refused = self.blocked(l, k).await.or(Some(l.window.as_secs()));
+            }
+        }
+        refused
+    }
+
     /// Clears the counter (e.g. after a successful login).
     pub async fn reset(&self, limit: &Limit, key: &str) {
         let k = Self::key(limit, key);

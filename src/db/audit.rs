@@ -26,7 +26,7 @@ impl Actor {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewAuditEntry<'a> {
     actor_id: Option<i64>,
     actor_label: &'a str,
@@ -55,15 +55,18 @@ pub struct AuditEntry {
 
 /// Records one change. Call in the same transaction as the change itself, so that a change is
 /// never without its entry nor an entry without its change.
-pub async fn record<B: Serialize, A: Serialize>(
-    conn: &mut AsyncPgConnection,
+pub async fn record<B: Serialize, A: Serialize, C>(
+    conn: &mut C,
     actor: &Actor,
     action: &str,
     entity: &str,
     entity_id: &str,
     before: Option<&B>,
     after: Option<&A>,
-) -> QueryResult<()> {
+) -> QueryResult<()>
+where
+    C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send,
+{
     let to_json = |v: Option<serde_json::Result<serde_json::Value>>| {
         v.transpose()
             .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))

@@ -77,8 +77,8 @@ pub async fn replace_year(conn: &mut AsyncPgConnection, cal: &CalendarYear) -> Q
 }
 
 /// The calendar covering `from..=to` (plus a margin), ready for arithmetic.
-pub async fn load_range(
-    conn: &mut AsyncPgConnection,
+pub async fn load_range<C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send>(
+    conn: &mut C,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<WorkCalendar> {
@@ -123,8 +123,10 @@ pub struct DeadlineRule {
 }
 
 /// The rule in force on `day`.
-pub async fn deadline_rule_on(
-    conn: &mut AsyncPgConnection,
+pub async fn deadline_rule_on<
+    C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send,
+>(
+    conn: &mut C,
     day: NaiveDate,
 ) -> QueryResult<Option<DeadlineRule>> {
     complaint_deadline_rules::table

@@ -66,7 +66,7 @@ impl ComplaintRow {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = complaints)]
+#[diesel(table_name = complaints, treat_none_as_default_value = false)]
 pub struct NewComplaint {
     pub tracking_no: String,
     pub merchant_id: i64,
@@ -106,7 +106,7 @@ pub struct EventRow {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = complaint_events)]
+#[diesel(table_name = complaint_events, treat_none_as_default_value = false)]
 pub struct NewEvent<'a> {
     pub complaint_id: i64,
     pub actor_role: &'a str,
@@ -136,84 +136,123 @@ pub async fn submit(
     actor: &Actor,
     flag: FlagRule,
 ) -> QueryResult<Submitted> {
-    conn.transaction(async |conn| {
-        let inserted: Option<ComplaintRow> = diesel::insert_into(complaints::table)
-            .values(new)
-            .on_conflict(complaints::idempotency_key)
-            .do_nothing()
-            .returning(ComplaintRow::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-        let Some(mut row) = inserted else {
-            let existing: ComplaintRow = complaints::table
-                .filter(complaints::idempotency_key.eq(&new.idempotency_key))
-                .select(ComplaintRow::as_select())
-                .first(conn)
+    // Every statement here is one diesel can keep prepared per connection (a plain INSERT
+    // with NULLs bound, no ON CONFLICT, no UPDATE): the hot path is parsed and planned once.
+    let result = conn
+        .transaction(async |conn| {
+            let mut row: ComplaintRow = diesel::insert_into(complaints::table)
+                .values(new)
+                .returning(ComplaintRow::as_returning())
+                .get_result(conn)
                 .await?;
-            return Ok(if existing.request_hash == new.request_hash {
+            // The rest depends only on the new row: sent together, one round trip.
+            let since = row.received_at - chrono::Duration::days(i64::from(flag.days));
+            let id_text = row.id.to_string();
+            let (n, merchants) = {
+                let shared: &AsyncPgConnection = conn;
+                let (mut c1, mut c2, mut c3) = (shared, shared, shared);
+                let event = diesel::insert_into(complaint_events::table)
+                    .values(NewEvent {
+                        complaint_id: row.id,
+                        actor_role: "consumer",
+                        actor_label: &actor.label,
+                        action: "submit",
+                        from_status: None,
+                        to_status: State::Submitted.as_str(),
+                        note: "",
+                    })
+                    .execute(&mut c1);
+                let audit = audit::record(
+                    &mut c2,
+                    actor,
+                    "complaint.submit",
+                    "complaint",
+                    &id_text,
+                    None::<&()>,
+                    Some(&row),
+                );
+                let counts = complaints::table
+                    .filter(complaints::consumer_phone.eq(&row.consumer_phone))
+                    .filter(complaints::received_at.ge(since))
+                    .select((
+                        diesel::dsl::count_star(),
+                        diesel::dsl::count(complaints::merchant_id).aggregate_distinct(),
+                    ))
+                    .get_result::<(i64, i64)>(&mut c3);
+                let (_, _, counts) = futures_util::try_join!(event, audit, counts)?;
+                counts
+            };
+            if flag.flags(n as u32, merchants as u32) {
+                diesel::update(complaints::table)
+                    .filter(complaints::consumer_phone.eq(&row.consumer_phone))
+                    .filter(complaints::received_at.ge(since))
+                    .filter(complaints::flagged.eq(false))
+                    .set(complaints::flagged.eq(true))
+                    .execute(conn)
+                    .await?;
+                row.flagged = true;
+            }
+            Ok(row)
+        })
+        .await;
+    match result {
+        Ok(row) => Ok(Submitted::Created(Box::new(row))),
+        // The key is taken (a retry, or a concurrent twin that committed first: the unique
+        // index made this insert wait for it): answer with what is stored.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        )) if info
+            .constraint_name()
+            .is_some_and(|c| c.contains("idempotency_key")) =>
+        {
+            let existing = by_idempotency_key(conn, &new.idempotency_key)
+                .await?
+                .ok_or(diesel::result::Error::NotFound)?;
+            Ok(if existing.request_hash == new.request_hash {
                 Submitted::Replayed(Box::new(existing))
             } else {
                 Submitted::KeyReused
-            });
-        };
-        diesel::insert_into(complaint_events::table)
-            .values(NewEvent {
-                complaint_id: row.id,
-                actor_role: "consumer",
-                actor_label: &actor.label,
-                action: "submit",
-                from_status: None,
-                to_status: State::Submitted.as_str(),
-                note: "",
             })
-            .execute(conn)
-            .await?;
-        // The day this complaint would fall overdue is a day the stored grade must be
-        // looked at again.
-        diesel::update(merchants::table.find(row.merchant_id))
-            .set(
-                merchants::grade_recheck_on.eq(sql::<diesel::sql_types::Nullable<Date>>(
-                    "LEAST(grade_recheck_on, ",
-                )
-                .bind::<Date, _>(row.accept_deadline + chrono::Days::new(1))
-                .sql(")")),
-            )
-            .execute(conn)
-            .await?;
-        audit::record(
-            conn,
-            actor,
-            "complaint.submit",
-            "complaint",
-            &row.id.to_string(),
-            None::<&()>,
-            Some(&row),
-        )
-        .await?;
-        let since = row.received_at - chrono::Duration::days(i64::from(flag.days));
-        let (n, merchants): (i64, i64) = complaints::table
-            .filter(complaints::consumer_phone.eq(&row.consumer_phone))
-            .filter(complaints::received_at.ge(since))
-            .select((
-                sql::<BigInt>("count(*)"),
-                sql::<BigInt>("count(DISTINCT merchant_id)"),
-            ))
-            .get_result(conn)
-            .await?;
-        if flag.flags(n as u32, merchants as u32) {
-            diesel::update(complaints::table)
-                .filter(complaints::consumer_phone.eq(&row.consumer_phone))
-                .filter(complaints::received_at.ge(since))
-                .filter(complaints::flagged.eq(false))
-                .set(complaints::flagged.eq(true))
-                .execute(conn)
-                .await?;
-            row.flagged = true;
         }
-        Ok(Submitted::Created(Box::new(row)))
+        Err(e) => Err(e),
+    }
+}
+
+/// What a submission needs before it writes, read in one round trip: the code with its
+/// merchant, a complaint already stored under the idempotency key, the deadline rule in force
+/// on `day` and the working-day calendar from `day - 7` to `until`.
+pub struct Prefetched {
+    pub shop: Option<(
+        super::shop_codes::ShopCodeRow,
+        super::merchants::MerchantRow,
+    )>,
+    pub existing: Option<ComplaintRow>,
+    pub rule: Option<super::calendar::DeadlineRule>,
+    pub calendar: crate::domain::workdays::WorkCalendar,
+}
+
+pub async fn prefetch(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+    idempotency_key: &str,
+    day: NaiveDate,
+    until: NaiveDate,
+) -> QueryResult<Prefetched> {
+    let shared: &AsyncPgConnection = conn;
+    let (mut c1, mut c2, mut c3, mut c4) = (shared, shared, shared, shared);
+    let (shop, existing, rule, calendar) = futures_util::try_join!(
+        super::shop_codes::find_with_merchant(&mut c1, code),
+        by_idempotency_key(&mut c2, idempotency_key),
+        super::calendar::deadline_rule_on(&mut c3, day),
+        super::calendar::load_range(&mut c4, day - chrono::Days::new(7), until),
+    )?;
+    Ok(Prefetched {
+        shop,
+        existing,
+        rule,
+        calendar,
     })
-    .await
 }
 
 pub async fn by_tracking_no(
@@ -228,8 +267,8 @@ pub async fn by_tracking_no(
         .optional()
 }
 
-pub async fn by_idempotency_key(
-    conn: &mut AsyncPgConnection,
+pub async fn by_idempotency_key<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
+    conn: &mut C,
     key: &str,
 ) -> QueryResult<Option<ComplaintRow>> {
     complaints::table
@@ -367,7 +406,7 @@ pub async fn rate(
 }
 
 /// SQL: the complaint is open and past the deadline of its current step on `today`.
-fn overdue_sql(
+pub(crate) fn overdue_sql(
     today: NaiveDate,
 ) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
     sql::<Bool>("((complaints.status = 'submitted' AND complaints.accept_deadline < ")

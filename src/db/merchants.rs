@@ -618,8 +618,20 @@ pub async fn refresh_due_grades(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,
 ) -> QueryResult<usize> {
+    use super::schema::complaints;
+    // Due: the recheck day has come, or an A merchant has an open complaint past its deadline
+    // (rule 7; a complaint's deadline passing is not written anywhere, so it is found here).
+    let overdue_a = diesel::dsl::exists(
+        complaints::table
+            .filter(complaints::merchant_id.eq(merchants::id))
+            .filter(super::complaints::overdue_sql(today)),
+    );
     let due: Vec<i64> = merchants::table
-        .filter(merchants::grade_recheck_on.le(today))
+        .filter(
+            merchants::grade_recheck_on
+                .le(today)
+                .or(merchants::grade.eq("A").and(overdue_a)),
+        )
         .select(merchants::id)
         .load(conn)
         .await?;

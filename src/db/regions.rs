@@ -62,7 +62,7 @@ pub async fn load_audited(
     use diesel_async::AsyncConnection;
     conn.transaction(async |conn| {
         let n = upsert(conn, rows).await?;
-        super::audit::record::<(), _>(
+        super::audit::record::<(), _, _>(
             conn,
             actor,
             "region.load",

@@ -144,8 +144,10 @@ pub async fn insert_many(
 }
 
 /// A code with its merchant, in one round trip.
-pub async fn find_with_merchant(
-    conn: &mut AsyncPgConnection,
+pub async fn find_with_merchant<
+    C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send,
+>(
+    conn: &mut C,
     code: &str,
 ) -> QueryResult<Option<(ShopCodeRow, super::merchants::MerchantRow)>> {
     use super::merchants::MerchantRow;

@@ -150,7 +150,7 @@ pub async fn create_audited(
     use diesel_async::AsyncConnection;
     conn.transaction(async |conn| {
         let row = insert(conn, new, region_codes).await?;
-        super::audit::record::<(), _>(
+        super::audit::record::<(), _, _>(
             conn,
             actor,
             "user.create",

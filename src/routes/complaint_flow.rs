@@ -37,24 +37,31 @@ pub async fn rule_and_calendar(
     conn: &mut AsyncPgConnection,
     received_on: NaiveDate,
 ) -> AppResult<(Rule, WorkCalendar)> {
-    let rule = db::calendar::deadline_rule_on(conn, received_on)
-        .await?
-        .map(|r| Rule {
-            accept: r.accept_working_days.max(0) as u32,
-            conclude: r.conclude_working_days.max(0) as u32,
-            green: r.green_channel_working_days.max(0) as u32,
-        })
-        .unwrap_or(Rule {
-            accept: 7,
-            conclude: 45,
-            green: 10,
-        });
-    // Deadlines are at most (green + accept) and (conclude) working days from a day between
-    // receipt and today; two years past today covers every rule the settings allow.
+    let rule = rule_of(db::calendar::deadline_rule_on(conn, received_on).await?);
     let from = received_on - chrono::Days::new(7);
-    let to = today().max(received_on) + chrono::Days::new(2 * 365 + 60);
-    let cal = db::calendar::load_range(conn, from, to).await?;
+    let cal = db::calendar::load_range(conn, from, calendar_until(received_on)).await?;
     Ok((rule, cal))
+}
+
+/// The stored rule, or the legal defaults (7 / 45 / 10 working days) if none is stored.
+fn rule_of(r: Option<db::calendar::DeadlineRule>) -> Rule {
+    r.map(|r| Rule {
+        accept: r.accept_working_days.max(0) as u32,
+        conclude: r.conclude_working_days.max(0) as u32,
+        green: r.green_channel_working_days.max(0) as u32,
+    })
+    .unwrap_or(Rule {
+        accept: 7,
+        conclude: 45,
+        green: 10,
+    })
+}
+
+/// How far the calendar must reach for a complaint received on `received_on`: deadlines are
+/// at most (green + accept) and (conclude) working days from a day between receipt and today,
+/// and two years covers every rule the settings allow (365 working days at most each).
+fn calendar_until(received_on: NaiveDate) -> NaiveDate {
+    today().max(received_on) + chrono::Days::new(2 * 365 + 60)
 }
 
 fn limit_phone(state: &AppState) -> Limit {
@@ -134,10 +141,19 @@ pub async fn submit(
     let (Some(code), Some(submission)) = (code, submission) else {
         return Err(AppError::Validation(errors));
     };
+    let now = Utc::now();
+    let received_on = china_date(now);
     let mut conn = state.pool.get().await?;
-    let Some((code_row, merchant)) =
-        db::shop_codes::find_with_merchant(&mut conn, code.as_str()).await?
-    else {
+    // Everything read before writing, in one round trip.
+    let pre = db::complaints::prefetch(
+        &mut conn,
+        code.as_str(),
+        idempotency_key,
+        received_on,
+        calendar_until(received_on),
+    )
+    .await?;
+    let Some((code_row, merchant)) = pre.shop else {
         return Err(AppError::validation(FieldError::new(
             "shop_code",
             "unknown_shop_code",
@@ -153,24 +169,23 @@ pub async fn submit(
             .collect::<String>()
     };
     // A retry is answered before any limit is counted: it creates nothing.
-    if let Some(existing) = db::complaints::by_idempotency_key(&mut conn, idempotency_key).await? {
+    if let Some(existing) = pre.existing {
         return replay(existing, &hash);
     }
     let ip = ip_key(state, req);
-    for (limit, key) in [
-        (limit_phone(state), submission.phone.clone()),
-        (limit_ip(state), ip.clone()),
-    ] {
-        if let Some(secs) = state.limiter.blocked(&limit, &key).await {
-            return Err(AppError::RateLimited {
-                retry_after_secs: secs,
-            });
-        }
+    if let Some(secs) = state
+        .limiter
+        .charge(&[
+            (limit_phone(state), submission.phone.as_str()),
+            (limit_ip(state), ip.as_str()),
+        ])
+        .await
+    {
+        return Err(AppError::RateLimited {
+            retry_after_secs: secs,
+        });
     }
-    let now = Utc::now();
-    let received_on = china_date(now);
-    let (rule, cal) = rule_and_calendar(&mut conn, received_on).await?;
-    let deadlines = Deadlines::on_receipt(&cal, rule, received_on);
+    let deadlines = Deadlines::on_receipt(&pre.calendar, rule_of(pre.rule), received_on);
     let actor = consumer_actor(state, req);
     let mut attempt = 0;
     let row = loop {
@@ -212,16 +227,16 @@ pub async fn submit(
             Err(e) => return Err(e.into()),
         }
     };
-    state
-        .limiter
-        .hit(&limit_phone(state), &submission.phone)
-        .await;
-    state.limiter.hit(&limit_ip(state), &ip).await;
-    // The page's complaint figures changed.
-    state
-        .pages
-        .invalidate_merchants(&mut conn, &[merchant.id])
-        .await;
+    // The page's complaint figures changed: an active code's page is the one that shows them
+    // (a withdrawn code's page does not), so no lookup of the merchant's codes is needed.
+    if code_row.revoked_at.is_none() {
+        state.pages.invalidate_codes(&[code_row.code]).await;
+    } else {
+        state
+            .pages
+            .invalidate_merchants(&mut conn, &[merchant.id])
+            .await;
+    }
     Ok(row)
 }
 

@@ -383,3 +383,59 @@ async fn a_page_expires_when_its_content_changes_by_time() {
     assert!(!cached.is_fresh(tomorrow_midnight_china));
     assert!(cached.is_fresh(tomorrow_midnight_china - chrono::Duration::seconds(1)));
 }
+
+#[tokio::test]
+async fn two_instances_see_warnings_and_complaint_figures() {
+    let a = spawn_app().await;
+    let b = spawn_app_with(AppOptions {
+        database_url: Some(a.database_url.clone()),
+        redis_prefix: Some(a.redis_prefix.clone()),
+        ..AppOptions::default()
+    })
+    .await;
+    let reg = a.regulator(&["513230"]).await;
+    let (_, code) = with_code(&a, &reg).await;
+    let (_, code2) = with_code(&a, &reg).await;
+    assert!(!html(&a, &code).await.1.contains("冬季道路提示"));
+    assert!(!html(&a, &code2).await.1.contains("冬季道路提示"));
+    let token_b = b
+        .state
+        .jwt
+        .issue(
+            reg.id,
+            yidianyima::domain::user::Role::Regulator,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    // A warning published through b shows on every matching page a has cached.
+    let until = (yidianyima::domain::time::china_date(chrono::Utc::now()) + chrono::Days::new(10))
+        .to_string();
+    let resp = b
+        .post_as(
+            &token_b,
+            "/api/v1/warnings",
+            &json!({"region_code": "513230", "title": "冬季道路提示", "body": "山路结冰，请合理安排行程。", "valid_until": until}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert!(html(&a, &code).await.1.contains("冬季道路提示"));
+    assert!(html(&a, &code2).await.1.contains("冬季道路提示"));
+    // Five complaints filed through b, one resolved through b: a's page shows the figures.
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let phone = format!("1350000000{i}");
+        ids.push(crate::complaints::file(&b, &code, &phone).await.1);
+    }
+    assert!(html(&a, &code).await.1.contains("<b>5</b>"));
+    for action in ["accept", "resolve"] {
+        let r = b
+            .post_as(
+                &token_b,
+                &format!("/api/v1/complaints/{}/actions", ids[0]),
+                &json!({"action": action}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    assert!(html(&a, &code).await.1.contains("<b>20%</b>"));
+}
