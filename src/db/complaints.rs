@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Date};
+use diesel::sql_types::{Bool, Date};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -521,46 +521,60 @@ pub async fn by_phone_since(
 }
 
 /// Public statistics of one merchant since `since`: received, resolved, and the earliest day
-/// of receipt counted (when it leaves the window, the figures change).
+/// of receipt counted (when it leaves the window, the figures change). Built from the query
+/// DSL only, so it stays prepared per connection (it runs on every uncached scan page).
 pub async fn public_stats<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
     conn: &mut C,
     merchant_id: i64,
     since: NaiveDate,
 ) -> QueryResult<(i64, i64, Option<NaiveDate>)> {
+    use diesel::dsl::{count, count_star, min};
     complaints::table
         .filter(complaints::merchant_id.eq(merchant_id))
         .filter(complaints::received_on.ge(since))
         .select((
-            sql::<BigInt>("count(*)"),
-            sql::<BigInt>("count(*) FILTER (WHERE status = 'resolved')"),
-            sql::<diesel::sql_types::Nullable<Date>>("min(received_on)"),
+            count_star(),
+            count(complaints::id).aggregate_filter(complaints::status.eq("resolved")),
+            min(complaints::received_on),
         ))
         .get_result(conn)
         .await
 }
 
 /// Open complaints of a merchant past their deadline on `today`, and the nearest future day on
-/// which another one becomes overdue (the scan page's and the grade's horizon).
+/// which another one becomes overdue (the scan page's and the grade's horizon). DSL only, like
+/// [`public_stats`].
 pub async fn overdue_of<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
     conn: &mut C,
     merchant_id: i64,
     today: NaiveDate,
 ) -> QueryResult<(i64, Option<NaiveDate>)> {
-    complaints::table
-        .filter(complaints::merchant_id.eq(merchant_id))
-        .filter(complaints::status.eq_any(["submitted", "accepted"]))
-        .select((
-            sql::<BigInt>("count(*) FILTER (WHERE ")
-                .bind::<Date, _>(today)
-                .sql(" > CASE status WHEN 'submitted' THEN accept_deadline ELSE conclude_deadline END)"),
-            sql::<diesel::sql_types::Nullable<Date>>(
-                "min(CASE status WHEN 'submitted' THEN accept_deadline ELSE conclude_deadline END + 1) FILTER (WHERE ",
-            )
-            .bind::<Date, _>(today)
-            .sql(" <= CASE status WHEN 'submitted' THEN accept_deadline ELSE conclude_deadline END)"),
-        ))
-        .get_result(conn)
-        .await
+    use diesel::dsl::{count, min};
+    let submitted = complaints::status.eq("submitted");
+    let accepted = complaints::status.eq("accepted");
+    let (overdue, next_accept, next_conclude): (i64, Option<NaiveDate>, Option<NaiveDate>) =
+        complaints::table
+            .filter(complaints::merchant_id.eq(merchant_id))
+            .filter(submitted.or(accepted))
+            .select((
+                count(complaints::id).aggregate_filter(
+                    submitted
+                        .and(complaints::accept_deadline.lt(today))
+                        .or(accepted.and(complaints::conclude_deadline.assume_not_null().lt(today))),
+                ),
+                min(complaints::accept_deadline)
+                    .aggregate_filter(submitted.and(complaints::accept_deadline.ge(today))),
+                min(complaints::conclude_deadline)
+                    .aggregate_filter(accepted.and(complaints::conclude_deadline.assume_not_null().ge(today))),
+            ))
+            .get_result(conn)
+            .await?;
+    let next = [next_accept, next_conclude]
+        .into_iter()
+        .flatten()
+        .min()
+        .and_then(|d| d.succ_opt());
+    Ok((overdue, next))
 }
 
 // ---------------------------------------------------------------------------------------------
