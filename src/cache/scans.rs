@@ -20,10 +20,33 @@ use crate::db::DbPool;
 
 pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
-#[derive(Default)]
+type Pending = HashMap<NaiveDate, HashMap<String, i64>>;
+
+/// Shards of the pending counts: each HTTP worker thread takes one, so workers counting at
+/// 100k scans/s do not contend on one lock (contention put every worker to sleep on a futex).
+const SHARDS: usize = 16;
+
 pub struct ScanCounter {
-    /// day → code → scans; looked up by `&str`, so a repeat scan allocates nothing.
-    pending: Mutex<HashMap<NaiveDate, HashMap<String, i64>>>,
+    /// day → code → scans per shard; looked up by `&str`, so a repeat scan allocates nothing.
+    pending: [Mutex<Pending>; SHARDS],
+}
+
+impl Default for ScanCounter {
+    fn default() -> Self {
+        Self {
+            pending: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// This thread's shard: assigned round-robin on first use.
+fn shard() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|s| *s)
 }
 
 static SCANS: std::sync::LazyLock<prometheus::IntCounter> = std::sync::LazyLock::new(|| {
@@ -38,7 +61,9 @@ pub fn metric() -> prometheus::IntCounter {
 impl ScanCounter {
     pub fn record(&self, code: &str, day: NaiveDate) {
         SCANS.inc();
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = self.pending[shard()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let codes = p.entry(day).or_default();
         match codes.get_mut(code) {
             Some(n) => *n += 1,
@@ -49,7 +74,9 @@ impl ScanCounter {
     }
 
     fn put_back(&self, batch: Vec<((String, NaiveDate), i64)>) {
-        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut p = self.pending[shard()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for ((code, day), n) in batch {
             *p.entry(day).or_default().entry(code).or_insert(0) += n;
         }
@@ -57,12 +84,18 @@ impl ScanCounter {
 
     /// Adds the pending counts to PostgreSQL; on failure they are kept for the next try.
     pub async fn flush(&self, pool: &DbPool) -> anyhow::Result<usize> {
-        let batch: Vec<((String, NaiveDate), i64)> = {
-            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            p.drain()
-                .flat_map(|(day, codes)| codes.into_iter().map(move |(c, n)| ((c, day), n)))
-                .collect()
-        };
+        // One row per (code, day) across the shards: one upsert cannot touch a row twice.
+        let mut merged: HashMap<(String, NaiveDate), i64> = HashMap::new();
+        for shard in &self.pending {
+            let drained: Pending =
+                std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
+            for (day, codes) in drained {
+                for (code, n) in codes {
+                    *merged.entry((code, day)).or_insert(0) += n;
+                }
+            }
+        }
+        let batch: Vec<((String, NaiveDate), i64)> = merged.into_iter().collect();
         if batch.is_empty() {
             return Ok(0);
         }

@@ -556,17 +556,21 @@ pub async fn overdue_of<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Sen
         complaints::table
             .filter(complaints::merchant_id.eq(merchant_id))
             .filter(submitted.or(accepted))
-            .select((
-                count(complaints::id).aggregate_filter(
-                    submitted
-                        .and(complaints::accept_deadline.lt(today))
-                        .or(accepted.and(complaints::conclude_deadline.assume_not_null().lt(today))),
+            .select(
+                (
+                    count(complaints::id).aggregate_filter(
+                        submitted
+                            .and(complaints::accept_deadline.lt(today))
+                            .or(accepted
+                                .and(complaints::conclude_deadline.assume_not_null().lt(today))),
+                    ),
+                    min(complaints::accept_deadline)
+                        .aggregate_filter(submitted.and(complaints::accept_deadline.ge(today))),
+                    min(complaints::conclude_deadline).aggregate_filter(
+                        accepted.and(complaints::conclude_deadline.assume_not_null().ge(today)),
+                    ),
                 ),
-                min(complaints::accept_deadline)
-                    .aggregate_filter(submitted.and(complaints::accept_deadline.ge(today))),
-                min(complaints::conclude_deadline)
-                    .aggregate_filter(accepted.and(complaints::conclude_deadline.assume_not_null().ge(today))),
-            ))
+            )
             .get_result(conn)
             .await?;
     let next = [next_accept, next_conclude]

@@ -214,6 +214,7 @@ pub async fn shop_page(
     path: web::Path<String>,
     query: web::Query<LangQuery>,
 ) -> AppResult<HttpResponse> {
+    let _timer = crate::cache::pages::metrics::SCAN_PAGE_SECONDS.start_timer();
     let lang = language(&req, query.lang.as_deref());
     let Some(code) = ShopCode::parse(&path) else {
         return Ok(respond(

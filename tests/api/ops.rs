@@ -99,6 +99,29 @@ async fn metrics_count_requests_by_route() {
         .unwrap_or_else(|| panic!("no counter for /api/v1/regions in\n{text}"));
     assert!(line.ends_with(" 3"), "{line}");
     assert!(text.contains("yidianyima_http_requests_duration_seconds_bucket"));
+    // The scan page is timed by its own histogram, not the per-route middleware.
+    let resp = app
+        .client
+        .get(app.url("/s/ABCDEFGHJKMN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = text
+        .lines()
+        .find(|l| l.starts_with("yidianyima_scan_page_seconds_count"))
+        .unwrap_or_else(|| panic!("no scan-page histogram in\n{text}"));
+    assert!(!count.ends_with(" 0"), "{count}");
+    assert!(!text.contains("endpoint=\"/s/{code}\""));
 }
 
 #[tokio::test]
