@@ -256,6 +256,9 @@ pub struct TrackForm {
     pub rating: String,
     #[serde(default)]
     pub comment: String,
+    /// Withdrawing needs the box ticked: one stray tap must not end a complaint.
+    #[serde(default)]
+    pub confirm: String,
 }
 
 /// Looks a complaint up (tracking number + phone; the phone travels in the body, never in a
@@ -302,7 +305,7 @@ pub async fn track_lookup(
     let action = match form.op.as_str() {
         "confirm_accept" => Some(Action::ConsumerAccept),
         "confirm_decline" => Some(Action::ConsumerDecline),
-        "withdraw" => Some(Action::Withdraw),
+        "withdraw" if form.confirm == "1" => Some(Action::Withdraw),
         _ => None,
     };
     let mut done = false;

@@ -1097,7 +1097,22 @@ async fn html_form_keeps_input_survives_double_tap_and_tracks() {
         .unwrap();
     assert_eq!(missing.status(), 404);
     assert!(missing.text().await.unwrap().contains("未找到"));
-    // Withdraw from the page.
+    // Withdraw from the page: not without the box ticked.
+    let unticked = app
+        .client
+        .post(app.url("/track"))
+        .form(&[
+            ("no", no.as_str()),
+            ("phone", "13812345678"),
+            ("op", "withdraw"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(unticked.contains("已提交，等待处理"));
     let done = app
         .client
         .post(app.url("/track"))
@@ -1105,6 +1120,7 @@ async fn html_form_keeps_input_survives_double_tap_and_tracks() {
             ("no", no.as_str()),
             ("phone", "13812345678"),
             ("op", "withdraw"),
+            ("confirm", "1"),
         ])
         .send()
         .await
