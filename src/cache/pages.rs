@@ -14,6 +14,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -63,6 +64,33 @@ pub struct CachedPage {
     pub brotli: Bytes,
     /// The content changes by time alone at this instant.
     pub fresh_until: DateTime<Utc>,
+    /// Header values built once per page rather than per response.
+    pub headers: PageHeaders,
+}
+
+/// `Content-Type`, and the `ETag` of each encoding (identity, gzip, brotli).
+#[derive(Debug, Clone)]
+pub struct PageHeaders {
+    pub content_type: HeaderValue,
+    pub etags: [HeaderValue; 3],
+}
+
+impl PageHeaders {
+    fn new(content_type: &str, etag: &str) -> Self {
+        let base = etag.trim_matches('"');
+        let value = |s: String| {
+            HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+        };
+        Self {
+            content_type: HeaderValue::from_str(content_type)
+                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
+            etags: [
+                value(format!("\"{base}\"")),
+                value(format!("\"{base}-gz\"")),
+                value(format!("\"{base}-br\"")),
+            ],
+        }
+    }
 }
 
 fn etag_of(body: &[u8], status: u16) -> String {
@@ -108,10 +136,12 @@ impl CachedPage {
         body: Vec<u8>,
         fresh_until: DateTime<Utc>,
     ) -> Self {
+        let etag = etag_of(&body, status);
         Self {
             status,
+            headers: PageHeaders::new(content_type, &etag),
             content_type: content_type.to_owned(),
-            etag: etag_of(&body, status),
+            etag,
             identity: Bytes::from(body),
             gzip: Bytes::new(),
             brotli: Bytes::new(),
@@ -137,6 +167,7 @@ impl CachedPage {
         let etag = etag_of(&body, status);
         Ok(Self {
             status,
+            headers: PageHeaders::new(content_type, &etag),
             content_type: content_type.to_owned(),
             etag,
             identity: Bytes::from(body),
@@ -179,6 +210,7 @@ impl CachedPage {
             identity: part(h.lens[0])?,
             gzip: part(h.lens[1])?,
             brotli: part(h.lens[2])?,
+            headers: PageHeaders::new(&h.content_type, &h.etag),
             status: h.status,
             content_type: h.content_type,
             etag: h.etag,

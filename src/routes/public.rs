@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -122,17 +122,16 @@ fn encoding(req: &HttpRequest) -> Option<&'static str> {
 pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
     let enc = encoding(req);
     // Cached pages carry their compressed copies; a page rendered for one response is
-    // compressed here, for the one encoding asked for.
+    // compressed here, for the one encoding asked for. Each encoding is its own
+    // representation, so its own strong validator (built once with the page).
     let (body, etag) = match enc {
-        Some("br") if page.brotli.is_empty() => (brotli_fast(&page.identity), "-br"),
-        Some("br") => (page.brotli.clone(), "-br"),
-        Some("gzip") if page.gzip.is_empty() => (gzip_fast(&page.identity), "-gz"),
-        Some("gzip") => (page.gzip.clone(), "-gz"),
-        _ => (page.identity.clone(), ""),
+        Some("br") if page.brotli.is_empty() => (brotli_fast(&page.identity), 2),
+        Some("br") => (page.brotli.clone(), 2),
+        Some("gzip") if page.gzip.is_empty() => (gzip_fast(&page.identity), 1),
+        Some("gzip") => (page.gzip.clone(), 1),
+        _ => (page.identity.clone(), 0),
     };
     let base = page.etag.trim_matches('"');
-    // Each encoding is its own representation, so its own strong validator.
-    let etag = format!("\"{base}{etag}\"");
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -149,16 +148,19 @@ pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
     } else {
         HttpResponse::build(status)
     };
-    b.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, CACHE_CONTROL))
-        .insert_header((header::VARY, "Accept-Encoding, Accept-Language"))
-        .insert_header(("X-Content-Type-Options", "nosniff"));
+    b.insert_header((header::ETAG, page.headers.etags[etag].clone()))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)))
+        .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding, Accept-Language")))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
     if matches && status == StatusCode::OK {
         return b.finish();
     }
-    b.insert_header((header::CONTENT_TYPE, page.content_type.clone()));
+    b.insert_header((header::CONTENT_TYPE, page.headers.content_type.clone()));
     if let Some(e) = enc {
-        b.insert_header((header::CONTENT_ENCODING, e));
+        b.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(e)));
     }
     b.body(body)
 }
@@ -208,15 +210,15 @@ async fn degraded(
     (status = 503, content_type = "text/html"),
 ))]
 #[get("/s/{code}")]
-pub async fn shop_page(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<LangQuery>,
-) -> AppResult<HttpResponse> {
+pub async fn shop_page(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
     let _timer = crate::cache::pages::metrics::SCAN_PAGE_SECONDS.start_timer();
-    let lang = language(&req, query.lang.as_deref());
-    let Some(code) = ShopCode::parse(&path) else {
+    // Read straight from the request (no allocating extractors on the hottest path).
+    let asked = req
+        .query_string()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("lang="));
+    let lang = language(&req, asked);
+    let Some(code) = ShopCode::parse(req.match_info().get("code").unwrap_or_default()) else {
         return Ok(respond(
             &req,
             &missing(404, "page.not_found", lang)?.uncompressed(),
