@@ -149,8 +149,14 @@ pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
         HttpResponse::build(status)
     };
     b.insert_header((header::ETAG, page.headers.etags[etag].clone()))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)))
-        .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding, Accept-Language")))
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ))
+        .insert_header((
+            header::VARY,
+            HeaderValue::from_static("Accept-Encoding, Accept-Language"),
+        ))
         .insert_header((
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -700,7 +700,10 @@ async fn deadlines_follow_holidays_and_make_up_days() {
     assert_eq!(body["merchant_deadline"], green.to_string());
     assert_eq!(body["accept_deadline"], add(green, 7).to_string());
     // Three holidays and one make-up day: two working days later than Monday–Friday counting.
-    assert!(green > weekdays_after(today, 10)[9], "the holiday moved the deadline");
+    assert!(
+        green > weekdays_after(today, 10)[9],
+        "the holiday moved the deadline"
+    );
 }
 
 #[tokio::test]
