@@ -170,14 +170,6 @@ pub struct ComplaintQuery {
     pub flagged: Option<bool>,
 }
 
-async fn all_regions(conn: &mut diesel_async::AsyncPgConnection) -> AppResult<Vec<RegionCode>> {
-    Ok(db::regions::list(conn)
-        .await?
-        .into_iter()
-        .filter_map(|r| RegionCode::parse(&r.code).ok())
-        .collect())
-}
-
 /// The queue: regulators see their jurisdiction (overdue first), merchants their own
 /// complaints with the consumer masked.
 #[utoipa::path(tag = "complaints", security(("bearer" = [])), params(ComplaintQuery, PageQuery), responses(
@@ -211,17 +203,15 @@ pub async fn list(
             .ok(),
         None => None,
     };
-    let region = match query.region.as_deref().map(clean).filter(|s| !s.is_empty()) {
-        Some(r) => RegionCode::parse(&r)
-            .map_err(|e| errors.push(FieldError::new("region", "invalid_region", e.to_string())))
-            .ok(),
-        None => None,
-    };
+    let region = super::region_param(query.region.as_deref(), "region")
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
     let mut conn = state.pool.get().await?;
-    let known = all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     let mut filter = ComplaintFilter {
         merchant_id: query.merchant_id,
         status: status.map(|s| s.as_str().to_owned()),
@@ -601,23 +591,32 @@ pub async fn confirm(
     path: web::Path<String>,
     body: web::Json<ConfirmRequest>,
 ) -> AppResult<HttpResponse> {
-    let row = flow::find_for_consumer(&state, &req, &path, &body.phone).await?;
     let action = if body.accept {
         Action::ConsumerAccept
     } else {
         Action::ConsumerDecline
     };
-    let actor = flow::consumer_actor(&state, &req);
-    let after = flow::act(
-        &state,
-        row.id,
-        Party::Consumer,
-        &actor,
-        action,
-        Default::default(),
-    )
-    .await?;
-    Ok(no_store(&public_view(&state, after).await?))
+    consumer_act(&state, &req, &path, &body.phone, action, String::new()).await
+}
+
+/// A consumer's step (confirm, decline, withdraw): found by tracking number and phone, taken,
+/// answered with the consumer's view.
+async fn consumer_act(
+    state: &AppState,
+    req: &HttpRequest,
+    tracking_no: &str,
+    phone: &str,
+    action: Action,
+    note: String,
+) -> AppResult<HttpResponse> {
+    let row = flow::find_for_consumer(state, req, tracking_no, phone).await?;
+    let actor = flow::consumer_actor(state, req);
+    let request = flow::Request {
+        note,
+        amount_fen: None,
+    };
+    let after = flow::act(state, row.id, Party::Consumer, &actor, action, request).await?;
+    Ok(no_store(&public_view(state, after).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -714,21 +713,15 @@ pub async fn withdraw(
     path: web::Path<String>,
     body: web::Json<WithdrawRequest>,
 ) -> AppResult<HttpResponse> {
-    let row = flow::find_for_consumer(&state, &req, &path, &body.phone).await?;
-    let actor = flow::consumer_actor(&state, &req);
-    let after = flow::act(
+    consumer_act(
         &state,
-        row.id,
-        Party::Consumer,
-        &actor,
+        &req,
+        &path,
+        &body.phone,
         Action::Withdraw,
-        flow::Request {
-            note: body.note.clone(),
-            amount_fen: None,
-        },
+        body.note.clone(),
     )
-    .await?;
-    Ok(no_store(&public_view(&state, after).await?))
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -770,7 +763,7 @@ pub async fn create_warning(
         .filter(|s| !s.is_empty())
     {
         Some(r) => match RegionCode::parse(&r) {
-            Ok(r) if all_regions(&mut conn).await?.contains(&r) => Some(r),
+            Ok(r) if super::all_regions(&mut conn).await?.contains(&r) => Some(r),
             Ok(r) => {
                 e.push(FieldError::new(
                     "region_code",
@@ -891,12 +884,8 @@ pub async fn list_warnings(
     state: web::Data<AppState>,
     query: web::Query<WarningQuery>,
 ) -> AppResult<HttpResponse> {
-    let region = match query.region.as_deref().map(clean).filter(|s| !s.is_empty()) {
-        Some(r) => Some(RegionCode::parse(&r).map_err(|e| {
-            AppError::validation(FieldError::new("region", "invalid_region", e.to_string()))
-        })?),
-        None => None,
-    };
+    let region =
+        super::region_param(query.region.as_deref(), "region").map_err(AppError::validation)?;
     let category = query
         .category
         .as_deref()

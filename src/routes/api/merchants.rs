@@ -291,15 +291,6 @@ fn with_etag(mut resp: HttpResponse, tag: String) -> HttpResponse {
 // ---------------------------------------------------------------------------------------------
 // Shared checks
 
-/// Region codes of the regions loaded, for jurisdiction expansion.
-async fn all_regions(conn: &mut AsyncPgConnection) -> AppResult<Vec<RegionCode>> {
-    Ok(db::regions::list(conn)
-        .await?
-        .into_iter()
-        .filter_map(|r| RegionCode::parse(&r.code).ok())
-        .collect())
-}
-
 /// The region must be loaded and inside the caller's jurisdiction (a field error otherwise).
 pub fn check_region(
     user_role: &CurrentUser,
@@ -406,7 +397,7 @@ pub async fn create(
         .validate(today(), &mut warnings)
         .map_err(AppError::Validation)?;
     let mut conn = state.pool.get().await?;
-    let known = all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     if let Some(e) = check_region(&user, &valid.region_code, &known, "region_code") {
         return Err(AppError::validation(e));
     }
@@ -479,12 +470,10 @@ pub async fn list(
         }
         Err(e) => return Err(e),
     };
-    let region = match query.region.as_deref().map(clean).filter(|s| !s.is_empty()) {
-        Some(r) => RegionCode::parse(&r)
-            .map_err(|e| errors.push(FieldError::new("region", "invalid_region", e.to_string())))
-            .ok(),
-        None => None,
-    };
+    let region = super::region_param(query.region.as_deref(), "region")
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
     fn word(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
@@ -527,7 +516,7 @@ pub async fn list(
     }
 
     let mut conn = state.pool.get().await?;
-    let known = all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     let visible_regions = (user.role != Role::Admin).then(|| {
         known
             .iter()
@@ -726,7 +715,7 @@ pub async fn update(
     let patch = body.into_inner();
     let expected = expected_version(&req, &patch)?;
     let mut conn = state.pool.get().await?;
-    let known = all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
     let (row, warnings) = conn.transaction::<_, AppError, _>(async move |conn| {
             let before = db::merchants::get_for_update(conn, id)

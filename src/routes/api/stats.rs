@@ -14,7 +14,6 @@ use crate::db;
 use crate::domain::grade::Grade;
 use crate::domain::merchant::{Category, Status};
 use crate::domain::region::RegionCode;
-use crate::domain::text::clean;
 use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
@@ -205,23 +204,20 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
             "the period is at most ten years",
         ));
     }
-    let asked = match q.region.as_deref().map(clean).filter(|s| !s.is_empty()) {
-        Some(r) => match RegionCode::parse(&r) {
-            Ok(r) if policy::in_jurisdiction(user, &r) => Some(r),
-            Ok(r) => {
-                errors.push(FieldError::new(
-                    "region",
-                    "outside_jurisdiction",
-                    format!("region {r} is outside your jurisdiction"),
-                ));
-                None
-            }
-            Err(e) => {
-                errors.push(FieldError::new("region", "invalid_region", e.to_string()));
-                None
-            }
-        },
-        None => None,
+    let asked = match super::region_param(q.region.as_deref(), "region") {
+        Ok(Some(r)) if !policy::in_jurisdiction(user, &r) => {
+            errors.push(FieldError::new(
+                "region",
+                "outside_jurisdiction",
+                format!("region {r} is outside your jurisdiction"),
+            ));
+            None
+        }
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
     };
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
