@@ -36,10 +36,10 @@ id=$(psql "$URL" -Atc "SELECT m.id FROM merchants m WHERE region_code='513201' A
 [ -n "$id" ] || id=$(psql "$URL" -Atc "SELECT id FROM merchants ORDER BY id LIMIT 1")
 code=$(curl -fs -XPOST -H "authorization: Bearer $token" "http://127.0.0.1:18091/api/v1/merchants/$id/qrcode" | sed 's/.*"code":"\([^"]*\)".*/\1/')
 page=/tmp/ydym-scan-page.gz
-curl -fs -H 'accept-encoding: gzip' "http://127.0.0.1:18091/s/$code" -o "$page"
+etag=$(curl -fs -D - -H 'accept-encoding: gzip' "http://127.0.0.1:18091/s/$code" -o "$page" | awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')
 raw=$(curl -fs "http://127.0.0.1:18091/s/$code" | wc -c)
 echo "page: /s/$code  html ${raw} bytes, gzip $(wc -c < "$page") bytes (target 6 KB, ceiling 14 KB)"
-target/release/examples/static_baseline "$page" 18093 "$WORKERS" & pids+=($!)
+target/release/examples/static_baseline "$page" 18093 "$WORKERS" "$etag" & pids+=($!)
 sleep 0.5
 
 run() { # name url connections

@@ -1,8 +1,9 @@
 //! The scan-page benchmark's baseline: a minimal actix-web server that answers every request
-//! with the same bytes from memory (the gzipped page the real service serves), with TCP_NODELAY
-//! and the same worker count. What the service's cached path is compared against.
+//! with the same bytes from memory — the gzipped page the real service serves, under the same
+//! response headers (`ETAG` is passed in) — with TCP_NODELAY and the same worker count. What
+//! the service's cached path is compared against.
 //!
-//! static_baseline FILE PORT WORKERS
+//! static_baseline FILE PORT WORKERS [ETAG]
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 
@@ -12,6 +13,11 @@ async fn main() -> std::io::Result<()> {
     let file = args.next().expect("FILE");
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(18099);
     let workers: usize = args.next().and_then(|w| w.parse().ok()).unwrap_or(2);
+    let etag: &'static str = Box::leak(
+        args.next()
+            .unwrap_or_else(|| "\"0000000000000000-gz\"".to_owned())
+            .into_boxed_str(),
+    );
     let body = web::Bytes::from(std::fs::read(file)?);
     HttpServer::new(move || {
         let body = body.clone();
@@ -19,6 +25,13 @@ async fn main() -> std::io::Result<()> {
             let body = body.clone();
             async move {
                 HttpResponse::Ok()
+                    .insert_header(("etag", etag))
+                    .insert_header((
+                        "cache-control",
+                        "public, max-age=15, stale-while-revalidate=60",
+                    ))
+                    .insert_header(("vary", "Accept-Encoding, Accept-Language"))
+                    .insert_header(("x-content-type-options", "nosniff"))
                     .content_type("text/html; charset=utf-8")
                     .insert_header(("content-encoding", "gzip"))
                     .body(body)
