@@ -217,7 +217,31 @@ async fn degraded(
 ))]
 #[get("/s/{code}")]
 pub async fn shop_page(state: web::Data<AppState>, req: HttpRequest) -> AppResult<HttpResponse> {
-    let _timer = crate::cache::pages::metrics::SCAN_PAGE_SECONDS.start_timer();
+    let started = std::time::Instant::now();
+    let result = serve_shop_page(state, &req).await;
+    let elapsed = started.elapsed();
+    crate::cache::pages::metrics::SCAN_PAGE_SECONDS.observe(elapsed.as_secs_f64());
+    // The request log line other routes get from the middleware.
+    if tracing::enabled!(target: "yidianyima::request", tracing::Level::INFO) {
+        let status = match &result {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => actix_web::ResponseError::status_code(e).as_u16(),
+        };
+        tracing::info!(
+            target: "yidianyima::request",
+            method = %"GET",
+            route = "/s/{code}",
+            path = req.path(),
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+    result
+}
+
+async fn serve_shop_page(state: web::Data<AppState>, req: &HttpRequest) -> AppResult<HttpResponse> {
+    let req = req.clone();
     // Read straight from the request (no allocating extractors on the hottest path).
     let asked = req
         .query_string()

@@ -61,6 +61,14 @@ async fn unknown_route_wrong_method_wrong_media_type_and_too_large() {
         .await
         .unwrap();
     assert_problem(resp, 405, "method_not_allowed").await;
+    // The scan page sits outside the middlewares; a wrong method still gets the problem.
+    let resp = app
+        .client
+        .post(app.url("/s/ABCDEFGHJKMN"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 405, "method_not_allowed").await;
 
     let resp = app
         .client
