@@ -11,7 +11,7 @@ SERVER=${PG_SERVER:-postgres://postgres@127.0.0.1:5432}
 DB=ydym_bench_scan
 URL="$SERVER/$DB"
 WORKERS=${WORKERS:-2}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-20s}
 cargo build --release --quiet --bin yidianyima --example static_baseline
 bin=target/release/yidianyima
 psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
