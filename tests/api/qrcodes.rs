@@ -189,6 +189,33 @@ async fn a_whole_county_at_once() {
     .unwrap();
     let code = first["code"].as_str().unwrap();
     assert!(svg.contains(&format!("{} {} {}", &code[..4], &code[4..8], &code[8..])));
+    // The same as PNG posters: each reads back to its shop's URL.
+    let resp = app
+        .get_as(
+            &county.token,
+            "/api/v1/regions/513230/qrcodes.zip?format=png",
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(zip.len(), 2);
+    let mut png = Vec::new();
+    std::io::Read::read_to_end(
+        &mut zip.by_name(&format!("{}.png", a.uscc)).unwrap(),
+        &mut png,
+    )
+    .unwrap();
+    let img = image::load_from_memory(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (1240, 1748), "A6 at 300 dpi");
+    assert_eq!(decode(&png), format!("{}/s/{code}", app.public_base_url()));
+    let resp = app
+        .get_as(
+            &county.token,
+            "/api/v1/regions/513230/qrcodes.zip?format=pdf",
+        )
+        .await;
+    assert_field_error(resp, "format", "invalid_format").await;
     let resp = app
         .get_as(&county.token, "/api/v1/regions/513231/qrcodes.zip")
         .await;

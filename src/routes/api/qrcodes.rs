@@ -463,19 +463,46 @@ async fn covered_regions(
     Ok((region, covered))
 }
 
-/// Posters (SVG) of every active code in a region, one file each named by USCC, as a zip that
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ZipQuery {
+    /// `svg` (default: vector, small, print-ready) or `png` (A6 at 300 dpi, rendered with the
+    /// server's CJK font: slower, about 0.1 s a poster).
+    pub format: Option<String>,
+}
+
+/// Posters of every active code in a region, one file each named by USCC, as a zip that
 /// streams while it is written.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
+#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code"), ZipQuery), responses(
     (status = 200, content_type = "application/zip"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/regions/{code}/qrcodes.zip")]
 pub async fn region_zip(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<ZipQuery>,
 ) -> AppResult<HttpResponse> {
+    let png = match query.format.as_deref().map(str::trim) {
+        None | Some("") | Some("svg") => false,
+        Some("png") => true,
+        Some(_) => {
+            return Err(AppError::validation(crate::domain::FieldError::new(
+                "format",
+                "invalid_format",
+                "format must be svg or png",
+            )))
+        }
+    };
+    if png && crate::pages::poster::cjk_family().is_none() {
+        return Err(AppError::Unavailable {
+            detail: "no font with Chinese glyphs is installed on the server (fonts-noto-cjk)",
+            retry_after_secs: 3600,
+        });
+    }
     let mut conn = state.pool.get().await?;
     let (region, covered) = covered_regions(&mut conn, &user, &path).await?;
     let codes = db::shop_codes::active_in(&mut conn, &covered).await?;
@@ -490,13 +517,22 @@ pub async fn region_zip(
     tokio::task::spawn_blocking(move || {
         let result = (|| -> anyhow::Result<()> {
             let mut zip = zip::ZipWriter::new_stream(ChannelWriter(tx));
-            let options = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated);
+            // PNG is compressed already: stored as it is.
+            let options = zip::write::SimpleFileOptions::default().compression_method(if png {
+                zip::CompressionMethod::Stored
+            } else {
+                zip::CompressionMethod::Deflated
+            });
             for (code, uscc, name) in codes {
                 let url = format!("{base}/s/{code}");
-                let svg = Poster::new(&name, &code, &url)?.svg()?;
-                zip.start_file(format!("{uscc}.svg"), options)?;
-                std::io::Write::write_all(&mut zip, svg.as_bytes())?;
+                let poster = Poster::new(&name, &code, &url)?;
+                let (bytes, ext) = if png {
+                    (poster.png()?, "png")
+                } else {
+                    (poster.svg()?.into_bytes(), "svg")
+                };
+                zip.start_file(format!("{uscc}.{ext}"), options)?;
+                std::io::Write::write_all(&mut zip, &bytes)?;
             }
             zip.finish()?;
             Ok(())
