@@ -279,15 +279,6 @@ pub async fn by_idempotency_key<C: diesel_async::AsyncConnectionCore<Backend = P
         .optional()
 }
 
-pub async fn get(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ComplaintRow>> {
-    complaints::table
-        .find(id)
-        .select(ComplaintRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
 /// The row locked for a transition (call inside a transaction).
 pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<ComplaintRow> {
     complaints::table
@@ -298,7 +289,39 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Complain
         .await
 }
 
-pub async fn events(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Vec<EventRow>> {
+/// A complaint with the name of the merchant it is about, in one query.
+pub async fn get_named(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<(ComplaintRow, String)>> {
+    complaints::table
+        .inner_join(merchants::table)
+        .filter(complaints::id.eq(id))
+        .select((ComplaintRow::as_select(), merchants::name))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// What a view of one complaint shows besides the row: its timeline and the merchant's name,
+/// read in one round trip.
+pub async fn timeline_and_merchant(
+    conn: &mut AsyncPgConnection,
+    row: &ComplaintRow,
+) -> QueryResult<(Vec<EventRow>, String)> {
+    let shared: &AsyncPgConnection = conn;
+    let (mut c1, mut c2) = (shared, shared);
+    let name = merchants::table
+        .find(row.merchant_id)
+        .select(merchants::name)
+        .first::<String>(&mut c2);
+    futures_util::try_join!(events(&mut c1, row.id), name)
+}
+
+pub async fn events<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
+    conn: &mut C,
+    id: i64,
+) -> QueryResult<Vec<EventRow>> {
     complaint_events::table
         .filter(complaint_events::complaint_id.eq(id))
         .order(complaint_events::id)

@@ -341,11 +341,7 @@ pub async fn track_lookup(
         }
     }
     let mut conn = state.pool.get().await?;
-    let events = db::complaints::events(&mut conn, row.id).await?;
-    let merchant_name = db::merchants::get(&mut conn, row.merchant_id)
-        .await?
-        .map(|m| m.name)
-        .unwrap_or_default();
+    let (events, merchant_name) = db::complaints::timeline_and_merchant(&mut conn, &row).await?;
     let tracked = Tracked::new(
         &t,
         &row,

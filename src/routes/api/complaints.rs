@@ -273,16 +273,12 @@ async fn visible(
     user: &CurrentUser,
     id: i64,
 ) -> AppResult<(ComplaintRow, String)> {
-    let row = db::complaints::get(conn, id)
+    let (row, name) = db::complaints::get_named(conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let region = RegionCode::parse(&row.region_code)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region code: {e}")))?;
     policy::view_complaint(user, row.merchant_id, &region).check()?;
-    let name = db::merchants::get(conn, row.merchant_id)
-        .await?
-        .map(|m| m.name)
-        .unwrap_or_default();
     Ok((row, name))
 }
 
@@ -371,7 +367,7 @@ pub async fn act(
 ) -> AppResult<web::Json<ComplaintView>> {
     let action = Action::parse_field(&body.action, "action").map_err(AppError::validation)?;
     let mut conn = state.pool.get().await?;
-    let (row, _) = visible(&mut conn, &user, path.into_inner()).await?;
+    let (row, name) = visible(&mut conn, &user, path.into_inner()).await?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
     let after = flow::act(
         &state,
@@ -385,10 +381,6 @@ pub async fn act(
         },
     )
     .await?;
-    let name = db::merchants::get(&mut conn, after.merchant_id)
-        .await?
-        .map(|m| m.name)
-        .unwrap_or_default();
     Ok(web::Json(
         full_view(&state, &mut conn, &user, after, name).await?,
     ))
@@ -512,11 +504,7 @@ pub struct PublicComplaintView {
 
 pub async fn public_view(state: &AppState, row: ComplaintRow) -> AppResult<PublicComplaintView> {
     let mut conn = state.pool.get().await?;
-    let events = db::complaints::events(&mut conn, row.id).await?;
-    let merchant_name = db::merchants::get(&mut conn, row.merchant_id)
-        .await?
-        .map(|m| m.name)
-        .unwrap_or_default();
+    let (events, merchant_name) = db::complaints::timeline_and_merchant(&mut conn, &row).await?;
     let (can_confirm, can_rate, can_withdraw) = flow::consumer_options(&row);
     Ok(PublicComplaintView {
         overdue: row.deadlines().overdue(row.state(), today()),
