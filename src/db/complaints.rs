@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Date};
+use diesel::sql_types::Date;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
@@ -428,16 +428,22 @@ pub async fn rate(
     .await
 }
 
-/// SQL: the complaint is open and past the deadline of its current step on `today`.
-pub(crate) fn overdue_sql(
-    today: NaiveDate,
-) -> diesel::expression::SqlLiteral<Bool, impl diesel::query_builder::QueryFragment<Pg>> {
-    sql::<Bool>("((complaints.status = 'submitted' AND complaints.accept_deadline < ")
-        .bind::<Date, _>(today)
-        .sql(") OR (complaints.status = 'accepted' AND complaints.conclude_deadline < ")
-        .bind::<Date, _>(today)
-        .sql("))")
+/// The overdue rule of `Deadlines::overdue` as a query expression (Bool): the complaint is
+/// open and past the deadline of its current step on `today` (`merchant_proposed` waits for
+/// the consumer and is never overdue). One definition for the queue, the grade refresh and the
+/// scan page's count; built from the DSL, so the statements using it stay prepared.
+macro_rules! overdue_on {
+    ($today:expr) => {{
+        use $crate::db::schema::complaints as c;
+        c::status
+            .eq("submitted")
+            .and(c::accept_deadline.lt($today))
+            .or(c::status
+                .eq("accepted")
+                .and(c::conclude_deadline.assume_not_null().lt($today)))
+    }};
 }
+pub(crate) use overdue_on;
 
 /// Filters of the staff queue.
 #[derive(Debug, Default, Clone)]
@@ -487,8 +493,8 @@ pub async fn list(
             q = q.filter(complaints::flagged.eq(fl));
         }
         match f.overdue {
-            Some(true) => q = q.filter(overdue_sql(today)),
-            Some(false) => q = q.filter(diesel::dsl::not(overdue_sql(today))),
+            Some(true) => q = q.filter(overdue_on!(today)),
+            Some(false) => q = q.filter(diesel::dsl::not(overdue_on!(today))),
             None => {}
         }
         q
@@ -498,10 +504,10 @@ pub async fn list(
         .select((
             ComplaintRow::as_select(),
             merchants::name,
-            overdue_sql(today),
+            overdue_on!(today),
         ))
         .order((
-            overdue_sql(today).desc(),
+            overdue_on!(today).desc(),
             sql::<Date>(
                 "CASE complaints.status WHEN 'submitted' THEN complaints.accept_deadline \
                  WHEN 'accepted' THEN complaints.conclude_deadline END",
@@ -579,21 +585,14 @@ pub async fn overdue_of<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Sen
         complaints::table
             .filter(complaints::merchant_id.eq(merchant_id))
             .filter(submitted.or(accepted))
-            .select(
-                (
-                    count(complaints::id).aggregate_filter(
-                        submitted
-                            .and(complaints::accept_deadline.lt(today))
-                            .or(accepted
-                                .and(complaints::conclude_deadline.assume_not_null().lt(today))),
-                    ),
-                    min(complaints::accept_deadline)
-                        .aggregate_filter(submitted.and(complaints::accept_deadline.ge(today))),
-                    min(complaints::conclude_deadline).aggregate_filter(
-                        accepted.and(complaints::conclude_deadline.assume_not_null().ge(today)),
-                    ),
+            .select((
+                count(complaints::id).aggregate_filter(overdue_on!(today)),
+                min(complaints::accept_deadline)
+                    .aggregate_filter(submitted.and(complaints::accept_deadline.ge(today))),
+                min(complaints::conclude_deadline).aggregate_filter(
+                    accepted.and(complaints::conclude_deadline.assume_not_null().ge(today)),
                 ),
-            )
+            ))
             .get_result(conn)
             .await?;
     let next = [next_accept, next_conclude]

@@ -624,7 +624,7 @@ pub async fn refresh_due_grades(
     let overdue_a = diesel::dsl::exists(
         complaints::table
             .filter(complaints::merchant_id.eq(merchants::id))
-            .filter(super::complaints::overdue_sql(today)),
+            .filter(super::complaints::overdue_on!(today)),
     );
     let due: Vec<i64> = merchants::table
         .filter(
