@@ -1080,74 +1080,41 @@ async fn html_form_keeps_input_survives_double_tap_and_tracks() {
         .unwrap();
     assert!(landing.contains("投诉已提交"));
     let no = to[10..22].to_owned();
-    let found = app
-        .client
-        .post(app.url("/track"))
-        .form(&[("no", no.as_str()), ("phone", "138-1234-5678")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(found.status(), 200);
-    let found = found.text().await.unwrap();
+    let (status, found) = app
+        .post_form("/track", &[("no", &no), ("phone", "138-1234-5678")])
+        .await;
+    assert_eq!(status, 200);
     assert!(
         found.contains("已提交，等待处理") && found.contains(&format!("{}-{}", &no[..6], &no[6..]))
     );
-    let missing = app
-        .client
-        .post(app.url("/track"))
-        .form(&[("no", no.as_str()), ("phone", "13900000000")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
-    assert!(missing.text().await.unwrap().contains("未找到"));
+    let (status, missing) = app
+        .post_form("/track", &[("no", &no), ("phone", "13900000000")])
+        .await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("未找到"));
     // Withdraw from the page: not without the box ticked.
-    let unticked = app
-        .client
-        .post(app.url("/track"))
-        .form(&[
-            ("no", no.as_str()),
-            ("phone", "13812345678"),
-            ("op", "withdraw"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let withdraw = [
+        ("no", no.as_str()),
+        ("phone", "13812345678"),
+        ("op", "withdraw"),
+    ];
+    let (_, unticked) = app.post_form("/track", &withdraw).await;
     assert!(unticked.contains("已提交，等待处理"));
-    let done = app
-        .client
-        .post(app.url("/track"))
-        .form(&[
-            ("no", no.as_str()),
-            ("phone", "13812345678"),
-            ("op", "withdraw"),
-            ("confirm", "1"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, done) = app
+        .post_form("/track", &[&withdraw[..], &[("confirm", "1")]].concat())
+        .await;
     assert!(done.contains("已撤回"));
-    let rated = app
-        .client
-        .post(app.url("/track?lang=en"))
-        .form(&[
-            ("no", no.as_str()),
-            ("phone", "13812345678"),
-            ("op", "rate"),
-            ("rating", "satisfied"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, rated) = app
+        .post_form(
+            "/track?lang=en",
+            &[
+                ("no", &no),
+                ("phone", "13812345678"),
+                ("op", "rate"),
+                ("rating", "satisfied"),
+            ],
+        )
+        .await;
     assert!(rated.contains("Your rating: Satisfied"), "{rated}");
 }
 

@@ -336,6 +336,28 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POST an HTML form without credentials: the status and the page.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+
+    /// A token for `user` signed with this app's key (each test app has its own key, so a
+    /// user made through one app needs this to act on another sharing its database).
+    pub fn token_for(&self, user: &TestUser, role: Role) -> String {
+        self.state
+            .jwt
+            .issue(user.id, role, chrono::Utc::now())
+            .unwrap()
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/v1/auth/login"))

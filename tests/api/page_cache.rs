@@ -249,15 +249,7 @@ async fn two_instances_sharing_redis_see_each_others_writes() {
     assert_eq!(html(&a, &code).await.0, 200);
     assert_eq!(html(&b, &code).await.0, 200);
     // A write through b (tokens are per instance here: each test app has its own key)…
-    let token_b = b
-        .state
-        .jwt
-        .issue(
-            reg.id,
-            yidianyima::domain::user::Role::Regulator,
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let token_b = b.token_for(&reg, yidianyima::domain::user::Role::Regulator);
     let resp = b
         .patch_as(
             &token_b,
@@ -398,15 +390,7 @@ async fn two_instances_see_warnings_and_complaint_figures() {
     let (_, code2) = with_code(&a, &reg).await;
     assert!(!html(&a, &code).await.1.contains("冬季道路提示"));
     assert!(!html(&a, &code2).await.1.contains("冬季道路提示"));
-    let token_b = b
-        .state
-        .jwt
-        .issue(
-            reg.id,
-            yidianyima::domain::user::Role::Regulator,
-            chrono::Utc::now(),
-        )
-        .unwrap();
+    let token_b = b.token_for(&reg, yidianyima::domain::user::Role::Regulator);
     // A warning published through b shows on every matching page a has cached.
     let until = (yidianyima::domain::time::china_date(chrono::Utc::now()) + chrono::Days::new(10))
         .to_string();
