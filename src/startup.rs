@@ -122,6 +122,9 @@ impl Application {
                             let p = ctx.head().uri.path();
                             !p.starts_with("/swagger-ui") && p != "/openapi.json"
                         }))
+                        .wrap(actix_web::middleware::from_fn(
+                            crate::routes::edge::refuse_control_chars,
+                        ))
                         .wrap(prometheus.clone())
                         .wrap(ErrorHandlers::new().default_handler(error::problemize))
                         .wrap(actix_web::middleware::from_fn(

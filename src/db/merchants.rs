@@ -348,7 +348,9 @@ fn filtered(f: &MerchantFilter) -> merchants::BoxedQuery<'static, Pg> {
                 Box::new(merchants::name.like(name_pattern))
             };
         // Only a query made of USCC characters can be part of a USCC.
-        let upper = q.to_uppercase();
+        let upper = crate::domain::text::clean_ident(q)
+            .replace(' ', "")
+            .to_uppercase();
         if upper
             .bytes()
             .all(|b| crate::domain::uscc::ALPHABET.contains(&b))

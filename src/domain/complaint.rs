@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 
 use super::merchant::word_enum;
 use super::phone::{Phone, PhoneKind};
-use super::text::{clean, fold_width};
+use super::text::{clean_multiline, clean_text, control_char_error, fold_width};
 use super::workdays::WorkCalendar;
 use super::FieldError;
 
@@ -370,30 +370,24 @@ pub const DESCRIPTION_MAX: usize = 2000;
 /// 100 million yuan: beyond any consumer dispute this platform handles.
 pub const AMOUNT_MAX_FEN: i64 = 10_000_000_000;
 
-/// Multi-line prose: each line's whitespace collapsed (full-width punctuation kept, it is
-/// part of Chinese prose), runs of blank lines collapsed to one.
-fn clean_multiline(s: &str) -> String {
-    let lines: Vec<String> = s
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    let mut out = Vec::new();
-    for l in lines {
-        if l.is_empty() && out.last().is_none_or(|p: &String| p.is_empty()) {
-            continue;
-        }
-        out.push(l);
-    }
-    while out.last().is_some_and(|l| l.is_empty()) {
-        out.pop();
-    }
-    out.join("\n")
-}
-
 impl Draft {
     pub fn validate(&self) -> Result<Submission, Vec<FieldError>> {
         let mut e = Vec::new();
-        let name = clean(&self.name);
+        for (field, value) in [
+            ("name", &self.name),
+            ("phone", &self.phone),
+            ("category", &self.category),
+            ("description", &self.description),
+            ("desired_outcome", &self.desired_outcome),
+        ] {
+            if let Some(err) = control_char_error(field, value) {
+                e.push(err);
+            }
+        }
+        if !e.is_empty() {
+            return Err(e);
+        }
+        let name = clean_text(&self.name);
         if name.is_empty() {
             e.push(FieldError::new("name", "required", "name is required"));
         } else if name.chars().count() > 50 {

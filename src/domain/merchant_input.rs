@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::merchant::{parse_opening_months, Category, Status};
 use super::phone::Phone;
 use super::region::RegionCode;
-use super::text::{clean, clean_opt};
+use super::text::{clean_ident, clean_text, clean_text_opt, control_char_error};
 use super::time::parse_date;
 use super::uscc::{check_char_warning, Uscc};
 use super::FieldError;
@@ -68,7 +68,7 @@ static ALIASES: LazyLock<Aliases> = LazyLock::new(|| {
 });
 
 fn key(s: &str) -> String {
-    clean(s).to_lowercase()
+    clean_ident(s).to_lowercase()
 }
 
 fn lookup(table: &HashMap<String, Vec<String>>, raw: &str) -> Option<String> {
@@ -100,7 +100,12 @@ fn bounded(
     value: &Option<String>,
     max: usize,
 ) -> Option<String> {
-    let v = value.as_deref().and_then(clean_opt)?;
+    let raw = value.as_deref()?;
+    if let Some(e) = control_char_error(field, raw) {
+        errors.push(e);
+        return None;
+    }
+    let v = clean_text_opt(raw)?;
     if v.chars().count() > max {
         errors.push(FieldError::new(
             field,
@@ -113,7 +118,7 @@ fn bounded(
 }
 
 fn present(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|s| !clean(s).is_empty())
+    v.as_deref().filter(|s| !clean_text(s).is_empty())
 }
 
 impl MerchantDraft {
@@ -208,7 +213,7 @@ impl MerchantDraft {
                     }
                 }
             }
-            Some(raw) => RegionCode::parse(&clean(raw))
+            Some(raw) => RegionCode::parse(&clean_ident(raw))
                 .map_err(|e| {
                     errors.push(FieldError::new(
                         "region_code",
@@ -286,7 +291,11 @@ impl MerchantDraft {
             errors.push(FieldError::new("pledges", "too_many", "at most 10 pledges"));
         }
         for (i, p) in given.iter().enumerate().take(10) {
-            let p = clean(p);
+            if let Some(e) = control_char_error(&format!("pledges[{i}]"), p) {
+                errors.push(e);
+                continue;
+            }
+            let p = clean_text(p);
             if p.is_empty() || p.chars().count() > 200 {
                 errors.push(FieldError::new(
                     format!("pledges[{i}]"),

@@ -15,7 +15,7 @@ pub fn china_date(now: DateTime<Utc>) -> NaiveDate {
 /// Parses a date as written in Chinese documents and spreadsheets: `2026-03-01`, `2026/3/1`,
 /// `2026.3.1`, `2026年3月1日`, `20260301`.
 pub fn parse_date(raw: &str) -> Option<NaiveDate> {
-    let s = super::text::clean(raw);
+    let s = super::text::clean_ident(raw);
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         return NaiveDate::parse_from_str(&s, "%Y%m%d").ok();
     }

@@ -22,7 +22,7 @@ use crate::db::audit::Actor;
 use crate::db::merchants::{MerchantFields, MerchantRow};
 use crate::domain::merchant_input::{header_field, MerchantDraft};
 use crate::domain::region::RegionCode;
-use crate::domain::text::clean;
+use crate::domain::text::{clean_ident, clean_text};
 use crate::domain::uscc::Uscc;
 use crate::domain::FieldError;
 
@@ -111,7 +111,7 @@ fn map_headers(headers: &[String]) -> Result<(Vec<Option<String>>, Vec<String>),
                     ));
                 }
             }
-            None if !clean(h).is_empty() => ignored.push(clean(h)),
+            None if !clean_text(h).is_empty() => ignored.push(clean_text(h)),
             None => {}
         }
         fields.push(f);
@@ -148,7 +148,7 @@ fn parse_months(raw: &str) -> Result<Vec<i32>, FieldError> {
             "opening_months is a list like 5,6,7 or a range like 5-10",
         )
     };
-    let s = clean(raw).replace('月', "");
+    let s = clean_ident(raw).replace('月', "");
     let mut out = Vec::new();
     for part in s.split([',', '、', ';', ' ']).filter(|p| !p.is_empty()) {
         match part.split_once(['-', '~', '至']) {
@@ -176,7 +176,7 @@ fn row_draft(fields: &[Option<String>], cells: &[String]) -> (MerchantDraft, Vec
     let mut errors = Vec::new();
     for (field, cell) in fields.iter().zip(cells) {
         let Some(field) = field else { continue };
-        let value = clean(cell);
+        let value = clean_text(cell);
         if value.is_empty() {
             continue;
         }

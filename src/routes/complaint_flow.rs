@@ -333,7 +333,10 @@ pub async fn act(
     action: Action,
     request: Request,
 ) -> AppResult<ComplaintRow> {
-    let note = crate::domain::text::clean(&request.note);
+    if let Some(e) = crate::domain::text::control_char_error("note", &request.note) {
+        return Err(AppError::validation(e));
+    }
+    let note = crate::domain::text::clean_multiline(&request.note);
     if note.chars().count() > 2000 {
         return Err(AppError::validation(FieldError::new(
             "note",

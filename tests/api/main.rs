@@ -16,4 +16,5 @@ mod qrcodes;
 mod records;
 mod shop_page;
 mod stats;
+mod text_input;
 mod users;

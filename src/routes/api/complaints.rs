@@ -13,7 +13,7 @@ use crate::db::complaints::{ComplaintFilter, ComplaintRow, EventRow, NewWarning,
 use crate::domain::complaint::{mask_name, mask_phone, Action, Draft, Party, Rating, State};
 use crate::domain::merchant::Category as MerchantCategory;
 use crate::domain::region::RegionCode;
-use crate::domain::text::clean;
+use crate::domain::text::{clean_multiline, clean_text};
 use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
@@ -644,7 +644,7 @@ pub async fn rate_complaint(
     rating: Rating,
     comment: Option<&str>,
 ) -> AppResult<ComplaintRow> {
-    let comment = comment.map(clean).filter(|c| !c.is_empty());
+    let comment = comment.map(clean_multiline).filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
         return Err(AppError::validation(FieldError::new(
             "comment",
@@ -747,7 +747,7 @@ pub async fn create_warning(
     let region = match body
         .region_code
         .as_deref()
-        .map(clean)
+        .map(crate::domain::text::clean_ident)
         .filter(|s| !s.is_empty())
     {
         Some(r) => match RegionCode::parse(&r) {
@@ -782,7 +782,12 @@ pub async fn create_warning(
             .ok(),
         None => None,
     };
-    let title = clean(&body.title);
+    for (field, value) in [("title", &body.title), ("body", &body.body)] {
+        if let Some(err) = crate::domain::text::control_char_error(field, value) {
+            e.push(err);
+        }
+    }
+    let title = clean_text(&body.title);
     if title.is_empty() || title.chars().count() > 100 {
         e.push(FieldError::new(
             "title",
@@ -794,7 +799,7 @@ pub async fn create_warning(
             "title must be 1 to 100 characters",
         ));
     }
-    let text = body.body.trim().to_owned();
+    let text = clean_multiline(&body.body);
     if text.is_empty() || text.chars().count() > 1000 {
         e.push(FieldError::new(
             "body",

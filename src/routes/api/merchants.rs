@@ -24,7 +24,7 @@ use crate::domain::merchant::{
 };
 use crate::domain::merchant_input::MerchantDraft;
 use crate::domain::region::RegionCode;
-use crate::domain::text::clean;
+use crate::domain::text::{clean_text, control_char_error};
 use crate::domain::time::{china_date, parse_date};
 use crate::domain::user::Role;
 use crate::domain::FieldError;
@@ -503,7 +503,7 @@ pub async fn list(
         },
         None => None,
     };
-    let q = query.q.as_deref().map(clean).filter(|s| !s.is_empty());
+    let q = query.q.as_deref().map(clean_text).filter(|s| !s.is_empty());
     if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
         errors.push(FieldError::new(
             "q",
@@ -811,7 +811,11 @@ fn required_text(
     value: &Option<String>,
     max: usize,
 ) -> String {
-    let v = value.as_deref().map(clean).unwrap_or_default();
+    if let Some(e) = value.as_deref().and_then(|v| control_char_error(field, v)) {
+        errors.push(e);
+        return String::new();
+    }
+    let v = value.as_deref().map(clean_text).unwrap_or_default();
     if v.is_empty() {
         errors.push(FieldError::new(
             field,
@@ -834,7 +838,11 @@ fn optional_text(
     value: &Option<String>,
     max: usize,
 ) -> String {
-    let v = value.as_deref().map(clean).unwrap_or_default();
+    if let Some(e) = value.as_deref().and_then(|v| control_char_error(field, v)) {
+        errors.push(e);
+        return String::new();
+    }
+    let v = value.as_deref().map(clean_text).unwrap_or_default();
     if v.chars().count() > max {
         errors.push(FieldError::new(
             field,

@@ -15,7 +15,7 @@ pub mod users;
 
 use crate::db;
 use crate::domain::region::RegionCode;
-use crate::domain::text::clean;
+use crate::domain::text::clean_ident;
 use crate::domain::FieldError;
 use crate::error::AppResult;
 
@@ -31,7 +31,7 @@ pub async fn all_regions(conn: &mut diesel_async::AsyncPgConnection) -> AppResul
 /// An optional region query parameter: blank is none; anything else must be a region code
 /// (`invalid_region` naming `field` otherwise).
 pub fn region_param(raw: Option<&str>, field: &str) -> Result<Option<RegionCode>, FieldError> {
-    match raw.map(clean).filter(|s| !s.is_empty()) {
+    match raw.map(clean_ident).filter(|s| !s.is_empty()) {
         Some(r) => RegionCode::parse(&r)
             .map(Some)
             .map_err(|e| FieldError::new(field, "invalid_region", e.to_string())),
