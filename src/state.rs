@@ -18,6 +18,8 @@ pub struct AppState {
     /// Scans counted in memory, flushed to PostgreSQL in batches.
     pub scans: Arc<crate::cache::scans::ScanCounter>,
     pub jwt: JwtKeys,
+    /// Signs the public complaint form's tokens.
+    pub form_tokens: crate::auth::form_token::FormTokens,
     pub settings: Settings,
 }
 
@@ -36,6 +38,9 @@ impl AppState {
             pages: Arc::new(PageCache::new(settings.page_cache, redis.clone())),
             scans: Arc::new(crate::cache::scans::ScanCounter::default()),
             redis,
+            form_tokens: crate::auth::form_token::FormTokens::new(
+                settings.jwt_secret.expose().as_bytes(),
+            ),
             jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes(), settings.jwt_ttl),
             settings,
         })

@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::audit::{self, Actor};
-use super::schema::{complaint_events, complaints, merchants, warnings};
+use super::schema::{complaint_events, complaints, merchants, shop_codes, warnings};
 use crate::domain::complaint::{Deadlines, FlagRule, State};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -228,31 +228,64 @@ pub struct Prefetched {
         super::merchants::MerchantRow,
     )>,
     pub existing: Option<ComplaintRow>,
+    /// The same complaint (same shop, phone and description) filed within the last 24 hours.
+    pub duplicate: Option<ComplaintRow>,
     pub rule: Option<super::calendar::DeadlineRule>,
     pub calendar: crate::domain::workdays::WorkCalendar,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn prefetch(
     conn: &mut AsyncPgConnection,
     code: &str,
     idempotency_key: &str,
+    phone: &str,
+    description: &str,
+    now: DateTime<Utc>,
     day: NaiveDate,
     until: NaiveDate,
 ) -> QueryResult<Prefetched> {
     let shared: &AsyncPgConnection = conn;
-    let (mut c1, mut c2, mut c3, mut c4) = (shared, shared, shared, shared);
-    let (shop, existing, rule, calendar) = futures_util::try_join!(
+    let (mut c1, mut c2, mut c3, mut c4, mut c5) = (shared, shared, shared, shared, shared);
+    let (shop, existing, duplicate, rule, calendar) = futures_util::try_join!(
         super::shop_codes::find_with_merchant(&mut c1, code),
         by_idempotency_key(&mut c2, idempotency_key),
+        recent_duplicate(&mut c5, code, phone, description, now),
         super::calendar::deadline_rule_on(&mut c3, day),
         super::calendar::load_range(&mut c4, day - chrono::Days::new(7), until),
     )?;
     Ok(Prefetched {
         shop,
         existing,
+        duplicate,
         rule,
         calendar,
     })
+}
+
+/// The first complaint against the merchant behind `code` from `phone` with this very
+/// description in the 24 hours before `now` (a form submitted again after going back).
+pub async fn recent_duplicate<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
+    conn: &mut C,
+    code: &str,
+    phone: &str,
+    description: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<ComplaintRow>> {
+    let merchant = shop_codes::table
+        .filter(shop_codes::code.eq(code.to_owned()))
+        .select(shop_codes::merchant_id.nullable())
+        .single_value();
+    complaints::table
+        .filter(complaints::consumer_phone.eq(phone.to_owned()))
+        .filter(complaints::received_at.ge(now - chrono::Duration::hours(24)))
+        .filter(complaints::description.eq(description.to_owned()))
+        .filter(complaints::merchant_id.nullable().eq(merchant))
+        .order(complaints::received_at.asc())
+        .select(ComplaintRow::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 pub async fn by_tracking_no(

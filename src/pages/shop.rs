@@ -427,6 +427,7 @@ impl MissingPage {
         match self.key {
             "page.gone" => "page.gone.title",
             "page.unavailable" => "page.unavailable.title",
+            "page.cross_site" => "page.cross_site.title",
             _ => "page.not_found.title",
         }
     }
@@ -434,6 +435,7 @@ impl MissingPage {
         match self.key {
             "page.gone" => "page.gone.body",
             "page.unavailable" => "page.unavailable.body",
+            "page.cross_site" => "page.cross_site.body",
             _ => "page.not_found.body",
         }
     }

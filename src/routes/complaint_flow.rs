@@ -149,6 +149,9 @@ pub async fn submit(
         &mut conn,
         code.as_str(),
         idempotency_key,
+        &submission.phone,
+        &submission.description,
+        now,
         received_on,
         calendar_until(received_on),
     )
@@ -171,6 +174,11 @@ pub async fn submit(
     // A retry is answered before any limit is counted: it creates nothing.
     if let Some(existing) = pre.existing {
         return replay(existing, &hash);
+    }
+    // The same complaint again within a day (back, then submit once more; a new key for the
+    // same words): the first one answers, nothing new is filed or counted.
+    if let Some(first) = pre.duplicate {
+        return Ok(first);
     }
     let ip = ip_key(state, req);
     if let Some(secs) = state

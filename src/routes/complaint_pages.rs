@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
+use chrono::Utc;
 use serde::Deserialize;
 
 use crate::db;
@@ -54,6 +55,45 @@ fn not_found(lang: &'static str) -> AppResult<HttpResponse> {
     )
 }
 
+/// A page answering a cross-site form post.
+fn forbidden(lang: &'static str) -> AppResult<HttpResponse> {
+    html(
+        StatusCode::FORBIDDEN,
+        &MissingPage {
+            t: Words { lang },
+            key: "page.cross_site",
+        },
+    )
+}
+
+fn host_of(origin: &str) -> Option<&str> {
+    let rest = origin.split_once("://").map(|(_, r)| r)?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Whether a form post comes from this site: its `Origin` (or, without one, its `Referer`)
+/// names this host (as the request's `Host` says, or as `PUBLIC_BASE_URL` says behind a
+/// proxy). A post with neither header (an old browser, a script) passes: the signed form
+/// token is what a script cannot forge; `Origin` is what stops another site's page from
+/// posting a token its visitor's browser fetched.
+pub fn same_origin(state: &AppState, req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    let claimed = match headers.get(header::ORIGIN) {
+        Some(o) => o.to_str().ok().map(str::to_owned),
+        None => match headers.get(header::REFERER) {
+            Some(r) => r.to_str().ok().map(str::to_owned),
+            None => return true,
+        },
+    };
+    let Some(claimed) = claimed else { return false };
+    let Some(host) = host_of(&claimed) else {
+        return false; // "null" and other opaque origins
+    };
+    let own = req.connection_info().host().to_owned();
+    host.eq_ignore_ascii_case(&own)
+        || host_of(&state.settings.public_base_url).is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
 /// The shop's name for the form, or None for a code never issued.
 async fn shop_name(state: &AppState, code: &str) -> AppResult<Option<(String, String)>> {
     let Some(code) = ShopCode::parse(code) else {
@@ -82,6 +122,7 @@ pub async fn complaint_form(
     let Some((code, name)) = shop_name(&state, &path).await? else {
         return not_found(lang);
     };
+    let token = state.form_tokens.issue(&code, Utc::now());
     html(
         StatusCode::OK,
         &ComplaintFormPage {
@@ -89,7 +130,7 @@ pub async fn complaint_form(
             code,
             shop_name: name,
             form: ComplaintForm {
-                token: uuid::Uuid::new_v4().simple().to_string(),
+                token,
                 ..Default::default()
             },
             errors: vec![],
@@ -114,15 +155,15 @@ pub async fn complaint_submit(
     form: web::Form<ComplaintForm>,
 ) -> AppResult<HttpResponse> {
     let lang = language(&req, query.lang.as_deref());
+    if !same_origin(&state, &req) {
+        return forbidden(lang);
+    }
     let form = form.into_inner();
     let Some((code, name)) = shop_name(&state, &path).await? else {
         return not_found(lang);
     };
     let token = form.token.trim();
-    let token_ok = (16..=64).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let token_ok = state.form_tokens.verify(token, &code, Utc::now()).is_ok();
     let amount = parse_yuan(&form.amount);
     let draft = Draft {
         name: form.name.clone(),
@@ -150,7 +191,7 @@ pub async fn complaint_submit(
         errors.extend(more);
         let mut form = form;
         if !token_ok {
-            form.token = uuid::Uuid::new_v4().simple().to_string();
+            form.token = state.form_tokens.issue(&code, Utc::now());
         }
         html(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -195,7 +236,7 @@ pub async fn complaint_submit(
         Err(AppError::Conflict { .. }) => {
             // The token came back with different content: a fresh form keeps what was typed.
             let mut form = form;
-            form.token = uuid::Uuid::new_v4().simple().to_string();
+            form.token = state.form_tokens.issue(&code, Utc::now());
             fail(Vec::new(), vec!["token".into()], form)
         }
         Err(AppError::RateLimited { retry_after_secs }) => limited(lang, retry_after_secs),
@@ -276,6 +317,9 @@ pub async fn track_lookup(
     form: web::Form<TrackForm>,
 ) -> AppResult<HttpResponse> {
     let lang = language(&req, query.lang.as_deref());
+    if !same_origin(&state, &req) {
+        return forbidden(lang);
+    }
     let t = Words { lang };
     let page = |found: Option<Tracked>, not_found: bool, done: bool| TrackPage {
         t: Words { lang },

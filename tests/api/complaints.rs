@@ -59,7 +59,14 @@ pub async fn submit_with(app: &TestApp, key: &str, body: &Value) -> reqwest::Res
 /// Files a complaint and returns (tracking_no, complaint id).
 pub async fn file(app: &TestApp, code: &str, phone: &str) -> (String, i64) {
     let key = uuid::Uuid::new_v4().to_string();
-    let resp = submit_with(app, &key, &complaint(code, phone)).await;
+    // Each a complaint of its own (the same words from the same phone within a day are one).
+    let mut body = complaint(code, phone);
+    body["description"] = json!(format!(
+        "{} 第 {} 次。",
+        body["description"].as_str().unwrap(),
+        &key[..8]
+    ));
+    let resp = submit_with(app, &key, &body).await;
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let body: Value = resp.json().await.unwrap();
     let no = body["tracking_no"].as_str().unwrap().to_owned();
@@ -995,9 +1002,23 @@ async fn complaint_figures_on_the_page_follow_transitions() {
     assert!(html.contains("Resolution rate <b>20%</b>"), "{html}");
 }
 
-fn form_token(html: &str) -> String {
+pub fn form_token(html: &str) -> String {
     let i = html.find("name=\"token\" value=\"").expect("token field") + 20;
-    html[i..i + 32].to_owned()
+    let len = html[i..].find('"').expect("token value ends");
+    html[i..i + len].to_owned()
+}
+
+pub async fn fresh_form_token(app: &TestApp, form_url: &str) -> String {
+    let html = app
+        .client
+        .get(form_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    form_token(&html)
 }
 
 #[tokio::test]
@@ -1132,7 +1153,8 @@ async fn form_rate_limit_page_says_when() {
     let s = shop(&app, &reg, "513230").await;
     let form_url = app.url(&format!("/s/{}/complaint", s.code));
     for (i, expect) in [(0, 303), (1, 429)] {
-        let token = format!("{i:0>32}");
+        let token = fresh_form_token(&app, &form_url).await;
+        let description = format!("服务员态度恶劣，还拒绝开具发票。第 {i} 次。");
         let resp = app
             .client
             .post(&form_url)
@@ -1141,7 +1163,7 @@ async fn form_rate_limit_page_says_when() {
                 ("name", "李四"),
                 ("phone", "13812345678"),
                 ("category", "service"),
-                ("description", "服务员态度恶劣，还拒绝开具发票。"),
+                ("description", description.as_str()),
             ])
             .send()
             .await
@@ -1152,4 +1174,139 @@ async fn form_rate_limit_page_says_when() {
             assert!(resp.text().await.unwrap().contains("分钟后再试"));
         }
     }
+}
+
+fn good_form(token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("token", token.to_owned()),
+        ("name", "李四".into()),
+        ("phone", "13812345678".into()),
+        ("category", "price".into()),
+        ("description", "标价 38 元实收 58 元，要求退还差价。".into()),
+    ]
+}
+
+#[tokio::test]
+async fn back_and_submit_again_answers_with_the_first_complaint() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let form_url = app.url(&format!("/s/{}/complaint", s.code));
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        // Back to the form: it comes with a fresh token.
+        let token = fresh_form_token(&app, &form_url).await;
+        let resp = app
+            .client
+            .post(&form_url)
+            .form(&good_form(&token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303);
+        locations.push(resp.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        locations[0], locations[1],
+        "the first complaint's tracking page"
+    );
+    assert_eq!(count_complaints(&app).await, 1);
+
+    // Through the API with a new key: the same answer; other words are a new complaint.
+    let body = complaint(&s.code, "13812345678");
+    let first: Value = submit_with(&app, "k-1", &body).await.json().await.unwrap();
+    let resp = submit_with(&app, "k-2", &body).await;
+    assert_eq!(resp.status(), 201);
+    let second: Value = resp.json().await.unwrap();
+    assert_eq!(first["tracking_no"], second["tracking_no"]);
+    let mut other = body.clone();
+    other["description"] = json!("另一件事：包间最低消费没有事先告知。");
+    let third: Value = submit_with(&app, "k-3", &other).await.json().await.unwrap();
+    assert_ne!(first["tracking_no"], third["tracking_no"]);
+    assert_eq!(count_complaints(&app).await, 3);
+}
+
+#[tokio::test]
+async fn the_form_takes_only_tokens_this_service_issued_for_that_shop() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let other = shop(&app, &reg, "513230").await;
+    let form_url = app.url(&format!("/s/{}/complaint", s.code));
+    let made_up = "0123456789abcdef0123456789abcdef";
+    let resp = app
+        .client
+        .post(&form_url)
+        .form(&good_form(made_up))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("标价 38 元实收 58 元"), "input kept");
+    let fresh = form_token(&page);
+    assert_ne!(fresh, made_up, "a fresh, signed token to try again with");
+    let foreign = fresh_form_token(&app, &app.url(&format!("/s/{}/complaint", other.code))).await;
+    let resp = app
+        .client
+        .post(&form_url)
+        .form(&good_form(&foreign))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422, "a token for another shop");
+    assert_eq!(count_complaints(&app).await, 0);
+    let resp = app
+        .client
+        .post(&form_url)
+        .form(&good_form(&fresh))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+#[tokio::test]
+async fn another_site_cannot_post_the_public_forms() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let form_url = app.url(&format!("/s/{}/complaint", s.code));
+    let token = fresh_form_token(&app, &form_url).await;
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("referer", "https://evil.example/page"),
+    ] {
+        let resp = app
+            .client
+            .post(&form_url)
+            .header(header, value)
+            .form(&good_form(&token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{header}: {value}");
+        let resp = app
+            .client
+            .post(app.url("/track"))
+            .header(header, value)
+            .form(&[("no", "261130123456"), ("phone", "13812345678")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "/track {header}: {value}");
+    }
+    assert_eq!(count_complaints(&app).await, 0);
+    let own = app.url("");
+    let resp = app
+        .client
+        .post(&form_url)
+        .header("origin", own.trim_end_matches('/'))
+        .form(&good_form(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(count_complaints(&app).await, 1);
 }

@@ -209,7 +209,10 @@ async fn cjk_punctuation_survives_every_write_path() {
         .collect();
     assert!(notes.contains(&text.as_str()), "{notes:?}");
     let list: Value = app
-        .get_as(&reg.token, &format!("/api/v1/complaints?merchant_id={}", s.id))
+        .get_as(
+            &reg.token,
+            &format!("/api/v1/complaints?merchant_id={}", s.id),
+        )
         .await
         .json()
         .await
