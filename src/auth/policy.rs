@@ -35,6 +35,16 @@ pub fn in_jurisdiction(user: &CurrentUser, region: &RegionCode) -> bool {
     }
 }
 
+/// A list or report asked for one region: a region outside the caller's jurisdiction is
+/// answered as unknown (404), the same way as a merchant or complaint outside it.
+pub fn view_region(user: &CurrentUser, region: &RegionCode) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("merchants see only their own record"),
+        _ if in_jurisdiction(user, region) => Decision::Allow,
+        _ => Decision::Hidden,
+    }
+}
+
 /// Reading a merchant's record: admins, regulators of its region, and the merchant itself.
 pub fn view_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
     match user.role {
@@ -55,6 +65,23 @@ pub fn manage_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode
     }
 }
 
+/// A merchant's own status change: it may open and close for the season, but a listing a
+/// regulator closed (or the merchant's marking it closed) is the regulator's decision.
+pub fn merchant_sets_status(user: &CurrentUser, before: &str, after: &str) -> Decision {
+    if user.role != Role::Merchant || before == after {
+        return Decision::Allow;
+    }
+    if before == crate::domain::merchant::Status::Closed.as_str() {
+        return Decision::Forbidden(
+            "a listing a regulator closed can be reopened only by a regulator",
+        );
+    }
+    if after == crate::domain::merchant::Status::Closed.as_str() {
+        return Decision::Forbidden("only a regulator may mark a merchant closed");
+    }
+    Decision::Allow
+}
+
 /// Seeing a complaint: regulators of the merchant's region (in full), admins, and the merchant
 /// complained about (consumer masked).
 pub fn view_complaint(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
@@ -63,6 +90,12 @@ pub fn view_complaint(user: &CurrentUser, merchant_id: i64, region: &RegionCode)
 
 /// Whether the caller sees consumers' names and phones in full (regulators and admins).
 pub fn sees_consumer(user: &CurrentUser) -> bool {
+    user.role != Role::Merchant
+}
+
+/// Whether the caller sees which account acted in a complaint's timeline (regulators and
+/// admins); a merchant sees the role that acted, not the officer.
+pub fn sees_acting_user(user: &CurrentUser) -> bool {
     user.role != Role::Merchant
 }
 
@@ -96,6 +129,19 @@ pub struct NewAccount<'a> {
     pub region_codes: &'a [RegionCode],
     /// The region of the merchant a merchant login is for.
     pub merchant_region: Option<&'a RegionCode>,
+}
+
+/// The first decision on a new account, before its fields are validated: who may create an
+/// account of the role asked for at all (`None`: the role is not one; validation says so).
+pub fn create_user_role(actor: &CurrentUser, role: Option<Role>) -> Decision {
+    match (actor.role, role) {
+        (Role::Admin, _) => Decision::Allow,
+        (Role::Merchant, _) => Decision::Forbidden("merchants cannot create accounts"),
+        (Role::Regulator, Some(Role::Admin | Role::Regulator)) => {
+            Decision::Forbidden("regulators can create only merchant logins")
+        }
+        (Role::Regulator, _) => Decision::Allow,
+    }
 }
 
 /// Creating an account: admins create anything; a regulator creates merchant logins for

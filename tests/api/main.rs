@@ -14,6 +14,7 @@ mod ops;
 mod page_cache;
 mod qrcodes;
 mod records;
+mod rights;
 mod shop_page;
 mod stats;
 mod text_input;

@@ -32,7 +32,8 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// `consumer`, `merchant`, `regulator`.
     pub actor_role: String,
-    /// Staff only: the account that acted.
+    /// Regulators and admins only: the account that acted (merchants and consumers see the
+    /// role).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     pub action: String,
@@ -183,6 +184,7 @@ pub async fn list(
     query: web::Query<ComplaintQuery>,
     paging: web::Query<PageQuery>,
 ) -> AppResult<web::Json<Page<ComplaintView>>> {
+    let region = super::region_in_scope(&user, query.region.as_deref(), "region")?;
     let mut errors = Vec::new();
     let (page, per_page) = match paging.parse() {
         Ok(p) => p,
@@ -203,10 +205,6 @@ pub async fn list(
             .ok(),
         None => None,
     };
-    let region = super::region_param(query.region.as_deref(), "region")
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -313,7 +311,7 @@ async fn full_view(
         None
     };
     let mut v = view(row, merchant_name, user);
-    v.timeline = Some(timeline(events, true));
+    v.timeline = Some(timeline(events, policy::sees_acting_user(user)));
     v.flag_evidence = evidence;
     Ok(v)
 }

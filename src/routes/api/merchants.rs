@@ -461,6 +461,7 @@ pub async fn list(
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants see only their own record"));
     }
+    let region = super::region_in_scope(&user, query.region.as_deref(), "region")?;
     let mut errors = Vec::new();
     let (page, per_page) = match paging.parse() {
         Ok(p) => p,
@@ -470,10 +471,6 @@ pub async fn list(
         }
         Err(e) => return Err(e),
     };
-    let region = super::region_param(query.region.as_deref(), "region")
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
     fn word(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
@@ -735,11 +732,7 @@ pub async fn update(
                     ));
                 }
                 if let Some(Value::String(s)) = patch.get("status") {
-                    if s.trim() == Status::Closed.as_str() {
-                        return Err(AppError::Forbidden(
-                            "only a regulator may mark a merchant closed",
-                        ));
-                    }
+                    policy::merchant_sets_status(&user, &before.status, s.trim()).check()?;
                 }
             } else {
                 policy::manage_merchant(&user, id, &region).check()?;
@@ -765,12 +758,7 @@ pub async fn update(
             let valid = draft
                 .validate(today(), &mut warnings)
                 .map_err(AppError::Validation)?;
-            if valid.status == Status::Closed
-                && user.role == Role::Merchant
-                && before.status != Status::Closed.as_str()
-            {
-                return Err(AppError::Forbidden("only a regulator may mark a merchant closed"));
-            }
+            policy::merchant_sets_status(&user, &before.status, valid.status.as_str()).check()?;
             if valid.region_code != region {
                 if let Some(e) = check_region(&user, &valid.region_code, &known, "region_code") {
                     return Err(AppError::validation(e));

@@ -38,3 +38,20 @@ pub fn region_param(raw: Option<&str>, field: &str) -> Result<Option<RegionCode>
         None => Ok(None),
     }
 }
+
+/// A region query parameter of a staff list or report, decided before anything else in the
+/// request is validated: 422 if it is not a region code, 404 if it lies outside the caller's
+/// jurisdiction (as for a merchant or complaint outside it).
+pub fn region_in_scope(
+    user: &crate::auth::CurrentUser,
+    raw: Option<&str>,
+    field: &str,
+) -> crate::error::AppResult<Option<RegionCode>> {
+    let region = region_param(raw, field).map_err(crate::error::AppError::validation)?;
+    if let Some(r) = &region {
+        if user.role != crate::domain::user::Role::Merchant {
+            crate::auth::policy::view_region(user, r).check()?;
+        }
+    }
+    Ok(region)
+}

@@ -168,6 +168,7 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("statistics are for regulators"));
     }
+    let asked = super::region_in_scope(user, q.region.as_deref(), "region")?;
     let mut errors = Vec::new();
     let today = today();
     let mut date = |field: &str, raw: &Option<String>, default: NaiveDate| match raw
@@ -204,21 +205,6 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
             "the period is at most ten years",
         ));
     }
-    let asked = match super::region_param(q.region.as_deref(), "region") {
-        Ok(Some(r)) if !policy::in_jurisdiction(user, &r) => {
-            errors.push(FieldError::new(
-                "region",
-                "outside_jurisdiction",
-                format!("region {r} is outside your jurisdiction"),
-            ));
-            None
-        }
-        Ok(r) => r,
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }

@@ -141,9 +141,7 @@ pub async fn create(
     user: CurrentUser,
     body: web::Json<CreateUserRequest>,
 ) -> AppResult<HttpResponse> {
-    if user.role == Role::Merchant {
-        return Err(AppError::Forbidden("merchants cannot create accounts"));
-    }
+    policy::create_user_role(&user, body.role.parse::<Role>().ok()).check()?;
     let valid = validate(&body).map_err(AppError::Validation)?;
     let mut conn = state.pool.get().await?;
 
