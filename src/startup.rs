@@ -163,6 +163,7 @@ impl Application {
                                 .service(api::merchants::list_credit_records)
                                 .service(api::merchants::create_credit_record)
                                 .service(api::photos::upload_photo)
+                                .service(api::photos::delete_photo)
                                 .service(api::imports::create_import)
                                 // the image routes before `/merchants/{id}/qrcode`
                                 .service(api::qrcodes::qrcode_png)

@@ -651,6 +651,8 @@ pub async fn refresh_due_grades(
 #[diesel(table_name = photos, check_for_backend(Pg))]
 pub struct PhotoMeta {
     pub id: i64,
+    /// The id in the photo's URLs: random, so photos cannot be enumerated.
+    pub public_id: String,
     pub merchant_id: i64,
     pub kind: String,
     pub width: i32,
@@ -663,6 +665,7 @@ pub struct PhotoMeta {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = photos)]
 pub struct NewPhoto {
+    pub public_id: String,
     pub merchant_id: i64,
     pub kind: String,
     pub width: i32,
@@ -694,18 +697,61 @@ pub async fn photos_of(
         .await
 }
 
-/// A photo's bytes: the display size, or the thumbnail.
-pub async fn photo_bytes(
+impl PhotoMeta {
+    pub fn url(&self) -> String {
+        format!("/media/photos/{}.jpg", self.public_id)
+    }
+    pub fn thumb_url(&self) -> String {
+        format!("/media/photos/{}/thumb.jpg", self.public_id)
+    }
+}
+
+/// A new photo's public id: 128 random bits as 32 lower-case hex digits.
+pub fn new_photo_public_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A photo's bytes (the display size, or the thumbnail) by its public id, if the public may
+/// see it: a storefront photo always (it is how a consumer matches a sticker to the shop), an
+/// interior photo only while the shop has an active code.
+pub async fn public_photo_bytes(
     conn: &mut AsyncPgConnection,
-    id: i64,
+    public_id: &str,
     thumb: bool,
 ) -> QueryResult<Option<Vec<u8>>> {
-    let q = photos::table.find(id);
+    use super::schema::shop_codes;
+    let active_code = diesel::dsl::exists(
+        shop_codes::table
+            .filter(shop_codes::merchant_id.eq(photos::merchant_id))
+            .filter(shop_codes::revoked_at.is_null()),
+    );
+    let q = photos::table
+        .filter(photos::public_id.eq(public_id))
+        .filter(photos::kind.eq("storefront").or(active_code));
     if thumb {
         q.select(photos::thumb).first(conn).await.optional()
     } else {
         q.select(photos::display).first(conn).await.optional()
     }
+}
+
+/// A photo of `merchant_id` by its public id.
+pub async fn photo_of(
+    conn: &mut AsyncPgConnection,
+    merchant_id: i64,
+    public_id: &str,
+) -> QueryResult<Option<PhotoMeta>> {
+    photos::table
+        .filter(photos::merchant_id.eq(merchant_id))
+        .filter(photos::public_id.eq(public_id))
+        .select(PhotoMeta::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn delete_photo(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+    diesel::delete(photos::table.find(id)).execute(conn).await
 }
 
 // ---------------------------------------------------------------------------------------------

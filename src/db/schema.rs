@@ -187,6 +187,7 @@ diesel::table! {
         thumb -> Bytea,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        public_id -> Text,
     }
 }
 

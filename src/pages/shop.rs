@@ -312,7 +312,7 @@ pub async fn load(
         credit_records: credit.into_iter().map(PublicCreditRecord::from).collect(),
         pledges,
         storefront: storefront.map(|p| Thumbnail {
-            url: format!("/media/photos/{}/thumb.jpg", p.id),
+            url: p.thumb_url(),
             width: p.thumb_width,
             height: p.thumb_height,
         }),

@@ -309,6 +309,15 @@ async fn photos_are_checked_by_content_reencoded_and_shared() {
     let shop = app.merchant_in("513230").await;
     let owner = app.user(Role::Merchant, &[], Some(shop.id)).await;
     let path = format!("/api/v1/merchants/{}/photos", shop.id);
+    // Interior photos are public while the shop has an active code.
+    let resp = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/qrcode", shop.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
 
     // A PNG named .jpg is fine: the content decides.
     let resp = app
@@ -443,4 +452,117 @@ async fn oversized_upload_is_413() {
         )
         .await;
     assert_problem(resp, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn photos_are_unguessable_interior_ones_private_without_a_code_and_removable() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let shop = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(shop.id)).await;
+    let path = format!("/api/v1/merchants/{}/photos", shop.id);
+    let mut photos = Vec::new();
+    for kind in ["storefront", "interior"] {
+        let resp = app
+            .upload_as(&owner.token, &path, "p.png", png(64, 48), &[("kind", kind)])
+            .await;
+        assert_eq!(resp.status(), 201);
+        photos.push(resp.json::<Value>().await.unwrap());
+    }
+    let get = |url: String| {
+        let app = &app;
+        async move { app.client.get(app.url(&url)).send().await.unwrap().status() }
+    };
+    for p in &photos {
+        let id = p["id"].as_str().unwrap();
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{p}"
+        );
+        assert!(p["url"].as_str().unwrap().contains(id));
+    }
+    // Sequential ids no longer name photos.
+    for n in 1..4 {
+        assert_eq!(get(format!("/media/photos/{n}.jpg")).await, 404);
+    }
+    let (storefront, interior) = (&photos[0], &photos[1]);
+    assert_eq!(get(storefront["url"].as_str().unwrap().into()).await, 200);
+    assert_eq!(
+        get(interior["url"].as_str().unwrap().into()).await,
+        404,
+        "no active code"
+    );
+    assert_eq!(
+        get(interior["thumb_url"].as_str().unwrap().into()).await,
+        404
+    );
+    let resp = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/qrcode", shop.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(
+        get(interior["url"].as_str().unwrap().into()).await,
+        200,
+        "active code"
+    );
+
+    // Another county's regulator cannot remove it; the merchant and its regulator can.
+    let other = app.regulator(&["513231"]).await;
+    let one = |p: &Value| format!("{path}/{}", p["id"].as_str().unwrap());
+    let resp = app
+        .client
+        .delete(app.url(&one(interior)))
+        .bearer_auth(&other.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = app
+        .client
+        .delete(app.url(&one(interior)))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = app
+        .client
+        .delete(app.url(&one(storefront)))
+        .bearer_auth(&reg.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = app
+        .client
+        .delete(app.url(&one(storefront)))
+        .bearer_auth(&reg.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "already removed");
+    assert_eq!(get(storefront["url"].as_str().unwrap().into()).await, 404);
+    let m: Value = app
+        .get_as(&reg.token, &format!("/api/v1/merchants/{}", shop.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["photos"], json!([]));
+    let mut conn = app.conn().await;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let n: N =
+        diesel::sql_query("SELECT count(*) AS n FROM audit_log WHERE action = 'photo.delete'")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(n.n, 2);
 }

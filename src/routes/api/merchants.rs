@@ -143,7 +143,8 @@ impl From<MerchantRow> for MerchantSummary {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PhotoView {
-    pub id: i64,
+    /// The photo's unguessable id, as in its URLs.
+    pub id: String,
     pub kind: String,
     pub width: i32,
     pub height: i32,
@@ -155,12 +156,12 @@ pub struct PhotoView {
 impl From<PhotoMeta> for PhotoView {
     fn from(p: PhotoMeta) -> Self {
         Self {
-            id: p.id,
+            url: p.url(),
+            thumb_url: p.thumb_url(),
+            id: p.public_id,
             kind: p.kind,
             width: p.width,
             height: p.height,
-            url: format!("/media/photos/{}.jpg", p.id),
-            thumb_url: format!("/media/photos/{}/thumb.jpg", p.id),
             created_at: p.created_at,
         }
     }

@@ -3,7 +3,7 @@
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use super::merchants::{may_add_photo, PhotoView};
@@ -144,6 +144,7 @@ pub async fn upload_photo(
             }
         })?;
     let new = NewPhoto {
+        public_id: db::merchants::new_photo_public_id(),
         merchant_id: merchant.id,
         kind: kind.as_str().to_owned(),
         width: processed.width as i32,
@@ -160,7 +161,7 @@ pub async fn upload_photo(
         diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
             let meta = db::merchants::insert_photo(conn, &new).await?;
             let audit = serde_json::json!({
-                "id": meta.id, "merchant_id": meta.merchant_id, "kind": meta.kind,
+                "id": meta.id, "public_id": meta.public_id, "merchant_id": meta.merchant_id, "kind": meta.kind,
                 "width": meta.width, "height": meta.height,
                 "display_bytes": new.display.len(), "thumb_bytes": new.thumb.len(),
             });
@@ -189,38 +190,96 @@ pub async fn upload_photo(
 
 /// A photo's bytes (public: photos are shown on the scan page). Immutable: a new upload is a
 /// new id, so clients and proxies may cache forever.
-#[utoipa::path(tag = "public", params(("id" = i64, Path)), responses(
+/// Removes a photo (the merchant itself, or its regulators): its bytes are deleted, the
+/// audit log keeps what it was. The shop's pages are refreshed.
+#[utoipa::path(tag = "merchants", security(("bearer" = [])),
+    params(("id" = i64, Path), ("photo_id" = String, Path, description = "the photo's id as in its URL")),
+    responses(
+    (status = 204, description = "removed"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/merchants/{id}/photos/{photo_id}")]
+pub async fn delete_photo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<(i64, String)>,
+) -> AppResult<HttpResponse> {
+    let (id, photo_id) = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let merchant = db::merchants::get(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    may_add_photo(&user, &merchant)?;
+    if !is_public_id(&photo_id) {
+        return Err(AppError::NotFound);
+    }
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
+        let meta = db::merchants::photo_of(conn, id, &photo_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        db::merchants::delete_photo(conn, meta.id).await?;
+        db::audit::record(
+            conn,
+            &actor,
+            "photo.delete",
+            "photo",
+            &meta.id.to_string(),
+            Some(&meta),
+            None::<&()>,
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    state.pages.invalidate_merchants(&mut conn, &[id]).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn is_public_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[utoipa::path(tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
     (status = 200, content_type = "image/jpeg"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/media/photos/{id}.jpg")]
 pub async fn photo_display(
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     serve(&state, path.into_inner(), false).await
 }
 
-#[utoipa::path(tag = "public", params(("id" = i64, Path)), responses(
+#[utoipa::path(tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
     (status = 200, content_type = "image/jpeg"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/media/photos/{id}/thumb.jpg")]
 pub async fn photo_thumb(
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     serve(&state, path.into_inner(), true).await
 }
 
-async fn serve(state: &AppState, id: i64, small: bool) -> AppResult<HttpResponse> {
+async fn serve(state: &AppState, id: String, small: bool) -> AppResult<HttpResponse> {
+    if !is_public_id(&id) {
+        return Err(AppError::NotFound);
+    }
     let mut conn = state.pool.get().await?;
-    let bytes = db::merchants::photo_bytes(&mut conn, id, small)
+    let bytes = db::merchants::public_photo_bytes(&mut conn, &id, small)
         .await?
         .ok_or(AppError::NotFound)?;
+    // The bytes never change, but a photo can be removed or an interior photo stop being
+    // public (its shop's code revoked): caches keep it an hour at most.
     Ok(HttpResponse::Ok()
         .content_type("image/jpeg")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(bytes))
 }
