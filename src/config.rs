@@ -78,7 +78,9 @@ impl Default for ComplaintSettings {
     fn default() -> Self {
         Self {
             per_phone_per_day: 5,
-            per_ip_per_hour: 30,
+            // An abuse brake, not the rule (the rule is per phone): one carrier-grade NAT
+            // address at a busy scenic spot carries hundreds of honest tourists.
+            per_ip_per_hour: 300,
             tracking_failures_per_ip: 10,
             flag_min_complaints: 5,
             flag_min_merchants: 3,

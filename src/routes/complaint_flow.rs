@@ -100,6 +100,13 @@ pub fn flag_rule(state: &AppState) -> FlagRule {
 
 pub fn ip_key(state: &AppState, req: &HttpRequest) -> String {
     client_ip(req, &state.settings.trusted_proxies)
+        .map(super::rate_limit_key)
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The client's address as it is, for the audit log and the complaint's record.
+pub fn full_ip(state: &AppState, req: &HttpRequest) -> String {
+    client_ip(req, &state.settings.trusted_proxies)
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".to_owned())
 }
@@ -109,7 +116,7 @@ pub fn consumer_actor(state: &AppState, req: &HttpRequest) -> Actor {
     Actor {
         user_id: None,
         label: "consumer".to_owned(),
-        client_ip: Some(ip_key(state, req)),
+        client_ip: Some(full_ip(state, req)),
     }
 }
 
@@ -215,7 +222,7 @@ pub async fn submit(
             accept_deadline: deadlines.accept_deadline,
             idempotency_key: idempotency_key.to_owned(),
             request_hash: hash.clone(),
-            client_ip: Some(ip.clone()),
+            client_ip: Some(full_ip(state, req)),
         };
         match db::complaints::submit(&mut conn, &new, &actor, flag_rule(state)).await {
             Ok(Submitted::Created(row)) => break *row,

@@ -38,6 +38,22 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr
     )
 }
 
+/// The key a per-client rate limit counts against: an IPv4 address as it is, an IPv6 address
+/// by its /64 (one subscriber's prefix: a client that hops between the addresses of its own
+/// prefix must not multiply its allowance).
+pub fn rate_limit_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// The audit-log actor for a request by `user`.
 pub fn actor(user: &CurrentUser, req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Actor {
     Actor {
@@ -51,6 +67,23 @@ pub fn actor(user: &CurrentUser, req: &HttpRequest, trusted_proxies: &[IpAddr]) 
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(rate_limit_key(a), rate_limit_key(b));
+        assert_ne!(rate_limit_key(a), rate_limit_key(c));
+        assert_eq!(
+            rate_limit_key("203.0.113.9".parse().unwrap()),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            rate_limit_key("::ffff:203.0.113.9".parse().unwrap()),
+            "203.0.113.9"
+        );
+    }
 
     #[test]
     fn forwarded_for_only_from_trusted_proxies() {

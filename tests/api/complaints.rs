@@ -1310,3 +1310,49 @@ async fn another_site_cannot_post_the_public_forms() {
     assert_eq!(resp.status(), 303);
     assert_eq!(count_complaints(&app).await, 1);
 }
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64_and_the_default_brake_is_generous() {
+    assert!(
+        yidianyima::config::ComplaintSettings::default().per_ip_per_hour >= 300,
+        "honest tourists behind one carrier-grade NAT address"
+    );
+    let app = spawn_app_with(AppOptions {
+        complaints: yidianyima::config::ComplaintSettings {
+            per_ip_per_hour: 2,
+            ..Default::default()
+        },
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Default::default()
+    })
+    .await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let from = |ip: &'static str, key: &'static str, phone: &'static str| {
+        let app = &app;
+        let body = complaint(&s.code, phone);
+        async move {
+            app.client
+                .post(app.url("/api/v1/public/complaints"))
+                .header("Idempotency-Key", key)
+                .header("X-Forwarded-For", ip)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Three addresses of one /64: one client.
+    assert_eq!(from("2001:db8:aa:1::1", "v6-1", "13700000031").await, 201);
+    assert_eq!(
+        from("2001:db8:aa:1:ffff::2", "v6-2", "13700000032").await,
+        201
+    );
+    assert_eq!(
+        from("2001:db8:aa:1:1234:5678:9abc:def0", "v6-3", "13700000033").await,
+        429
+    );
+    // Another /64 is another client.
+    assert_eq!(from("2001:db8:aa:2::1", "v6-4", "13700000034").await, 201);
+}

@@ -173,6 +173,7 @@ pub struct AppOptions {
     pub database_url: Option<String>,
     pub migrate: bool,
     pub complaints: yidianyima::config::ComplaintSettings,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for AppOptions {
@@ -183,6 +184,7 @@ impl Default for AppOptions {
             database_url: None,
             migrate: true,
             complaints: Default::default(),
+            trusted_proxies: vec![],
         }
     }
 }
@@ -212,7 +214,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         jwt_secret: Secret::new(yidianyima::config::random_secret()),
         jwt_ttl: Duration::from_secs(8 * 3600),
         log_format: LogFormat::Text,
-        trusted_proxies: vec![],
+        trusted_proxies: opts.trusted_proxies,
         workers: 1,
         page_cache: true,
         complaints: opts.complaints,

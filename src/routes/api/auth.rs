@@ -54,7 +54,7 @@ pub async fn login(
         .take(64)
         .collect();
     let ip = client_ip(&req, &state.settings.trusted_proxies)
-        .map(|ip| ip.to_string())
+        .map(crate::routes::rate_limit_key)
         .unwrap_or_default();
     let limit_key = format!("{username}|{ip}");
     if let Some(retry_after_secs) = state.limiter.blocked(&LOGIN_FAILURES, &limit_key).await {
