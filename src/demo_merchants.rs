@@ -277,6 +277,7 @@ pub fn generate(today: NaiveDate) -> Vec<DemoMerchant> {
                 pledges,
                 region_override_reason: None,
                 uscc_warning: false,
+                uscc_check_override_reason: None,
             };
 
             // Licences.

@@ -49,6 +49,7 @@ pub struct MerchantRow {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub uscc_check_override_reason: Option<String>,
 }
 
 /// The registry fields of a merchant, as written.
@@ -71,6 +72,7 @@ pub struct MerchantFields {
     pub pledges: Vec<String>,
     pub region_override_reason: Option<String>,
     pub uscc_warning: bool,
+    pub uscc_check_override_reason: Option<String>,
 }
 
 impl From<&ValidMerchant> for MerchantFields {
@@ -92,6 +94,7 @@ impl From<&ValidMerchant> for MerchantFields {
             pledges: m.pledges.clone(),
             region_override_reason: m.region_override_reason.clone(),
             uscc_warning: m.uscc.check_char_warning(),
+            uscc_check_override_reason: m.uscc_check_override_reason.clone(),
         }
     }
 }
@@ -115,6 +118,7 @@ impl MerchantRow {
             description: self.description.clone(),
             pledges: Some(self.pledges.clone()),
             region_override_reason: self.region_override_reason.clone(),
+            uscc_check_override_reason: self.uscc_check_override_reason.clone(),
         }
     }
 
@@ -137,6 +141,7 @@ impl MerchantRow {
             pledges: self.pledges.clone(),
             region_override_reason: self.region_override_reason.clone(),
             uscc_warning: self.uscc_warning,
+            uscc_check_override_reason: self.uscc_check_override_reason.clone(),
         }
     }
 }
@@ -279,6 +284,8 @@ pub async fn upsert_many(
                 merchants::pledges.eq(excluded(merchants::pledges)),
                 merchants::region_override_reason.eq(excluded(merchants::region_override_reason)),
                 merchants::uscc_warning.eq(excluded(merchants::uscc_warning)),
+                merchants::uscc_check_override_reason
+                    .eq(excluded(merchants::uscc_check_override_reason)),
                 merchants::version.eq(merchants::version + 1),
                 merchants::updated_at.eq(diesel::dsl::now),
             ))

@@ -108,6 +108,7 @@ diesel::table! {
         grade -> Text,
         grade_recheck_on -> Nullable<Date>,
         version -> Int4,
+        uscc_check_override_reason -> Nullable<Text>,
     }
 }
 

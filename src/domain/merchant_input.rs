@@ -12,7 +12,7 @@ use super::phone::Phone;
 use super::region::RegionCode;
 use super::text::{clean_ident, clean_text, clean_text_opt, control_char_error};
 use super::time::parse_date;
-use super::uscc::{check_char_warning, Uscc};
+use super::uscc::{check_char_warning, check_digit_error, Uscc};
 use super::FieldError;
 
 /// Every field as given, unparsed. `None` and blank mean "not given".
@@ -33,6 +33,7 @@ pub struct MerchantDraft {
     pub description: Option<String>,
     pub pledges: Option<Vec<String>>,
     pub region_override_reason: Option<String>,
+    pub uscc_check_override_reason: Option<String>,
 }
 
 /// A merchant whose every field obeys its rules.
@@ -53,6 +54,7 @@ pub struct ValidMerchant {
     pub description: Option<String>,
     pub pledges: Vec<String>,
     pub region_override_reason: Option<String>,
+    pub uscc_check_override_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +141,7 @@ impl MerchantDraft {
             "opening_hours" => &mut self.opening_hours,
             "description" => &mut self.description,
             "region_override_reason" => &mut self.region_override_reason,
+            "uscc_check_override_reason" => &mut self.uscc_check_override_reason,
             _ => return false,
         };
         *slot = value;
@@ -153,12 +156,22 @@ impl MerchantDraft {
         warnings: &mut Vec<FieldError>,
     ) -> Result<ValidMerchant, Vec<FieldError>> {
         let mut errors = Vec::new();
+        let uscc_check_override_reason = bounded(
+            &mut errors,
+            "uscc_check_override_reason",
+            &self.uscc_check_override_reason,
+            500,
+        );
         let uscc = match present(&self.uscc) {
             None => {
                 errors.push(FieldError::new("uscc", "required", "uscc is required"));
                 None
             }
             Some(raw) => match Uscc::parse(raw) {
+                Ok(u) if u.check_char_warning() && uscc_check_override_reason.is_none() => {
+                    errors.push(check_digit_error("uscc", &u));
+                    None
+                }
                 Ok(u) => {
                     if u.check_char_warning() {
                         warnings.push(check_char_warning("uscc", &u));
@@ -310,6 +323,7 @@ impl MerchantDraft {
             (Some(uscc), Some(name), Some(category), Some(region_code), Some(status))
                 if errors.is_empty() =>
             {
+                let checks_wrong = uscc.check_char_warning();
                 Ok(ValidMerchant {
                     uscc,
                     name,
@@ -326,6 +340,8 @@ impl MerchantDraft {
                     description,
                     pledges,
                     region_override_reason,
+                    // Kept only while it explains something: a valid code needs no reason.
+                    uscc_check_override_reason: uscc_check_override_reason.filter(|_| checks_wrong),
                 })
             }
             _ => Err(errors),
@@ -424,7 +440,7 @@ mod tests {
     }
 
     #[test]
-    fn pilot_code_warns() {
+    fn wrong_check_character_is_refused_unless_overridden() {
         let mut code = Uscc::build("92", "513230", "MA620000")
             .unwrap()
             .into_string();
@@ -434,9 +450,16 @@ mod tests {
             uscc: Some(code),
             ..draft()
         };
+        let errs = d.validate(today(), &mut vec![]).unwrap_err();
+        assert_eq!(codes(&errs), [("uscc", "uscc_check_digit")]);
+        let d = MerchantDraft {
+            uscc_check_override_reason: Some("2015 年试点期核发，营业执照原件如此".into()),
+            ..d
+        };
         let mut w = vec![];
-        assert!(d.validate(today(), &mut w).is_ok());
+        let m = d.validate(today(), &mut w).unwrap();
         assert_eq!(w[0].code, "uscc_check_char");
+        assert!(m.uscc_check_override_reason.is_some());
     }
 
     #[test]

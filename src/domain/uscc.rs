@@ -192,6 +192,23 @@ impl fmt::Display for Uscc {
     }
 }
 
+/// The refusal of a code whose 18th character does not check, unless a regulator gives
+/// `uscc_check_override_reason`.
+pub fn check_digit_error(field: &str, uscc: &Uscc) -> FieldError {
+    let b = uscc.as_str().as_bytes();
+    FieldError::new(
+        field,
+        "uscc_check_digit",
+        format!(
+            "the 18th (check) character should be {:?}, not {:?}: check the code against the \
+             business licence; a pilot-era code that really carries this character is kept only \
+             with uscc_check_override_reason",
+            check_char(&b[..17]),
+            b[17] as char
+        ),
+    )
+}
+
 /// The warning attached to a code whose 18th character does not check.
 pub fn check_char_warning(field: &str, uscc: &Uscc) -> FieldError {
     let b = uscc.as_str().as_bytes();

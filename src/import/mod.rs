@@ -212,7 +212,8 @@ fn overlay(base: &mut MerchantDraft, over: &MerchantDraft) {
         opening_months,
         description,
         pledges,
-        region_override_reason
+        region_override_reason,
+        uscc_check_override_reason
     );
 }
 

@@ -6,10 +6,12 @@ use serde_json::Value;
 use crate::helpers::{assert_field_error, assert_problem, spawn_app, uscc_for, TestApp, TestUser};
 
 const HEADER_ZH: &str =
-    "统一社会信用代码,名称,法定代表人,类别,行政区划代码,地址,电话,经营范围,成立日期";
+    "统一社会信用代码,名称,法定代表人,类别,行政区划代码,地址,电话,经营范围,成立日期,校验码例外说明";
 
 fn row(uscc: &str, name: &str, region: &str) -> String {
-    format!("{uscc},{name},卓玛,餐饮,{region},马尔康市达萨街 8 号,0837-2822222,餐饮服务,2019-05-20")
+    format!(
+        "{uscc},{name},卓玛,餐饮,{region},马尔康市达萨街 8 号,0837-2822222,餐饮服务,2019-05-20,"
+    )
 }
 
 async fn import(
@@ -211,9 +213,13 @@ async fn every_bad_row_is_reported_and_nothing_is_half_written() {
     let mut org_broken: Vec<char> = uscc_for("513201", 12).chars().collect();
     org_broken[10] = if org_broken[10] == '1' { '2' } else { '1' };
     let org_broken: String = org_broken.into_iter().collect();
-    let mut pilot = uscc_for("513201", 13);
-    let last = pilot.pop().unwrap();
-    pilot.push(if last == '0' { '1' } else { '0' });
+    let wrong_check = |n| {
+        let mut code = uscc_for("513201", n);
+        let last = code.pop().unwrap();
+        code.push(if last == '0' { '1' } else { '0' });
+        code
+    };
+    let (mistyped, pilot) = (wrong_check(13), wrong_check(16));
     let csv = [
         HEADER_ZH.to_owned(),
         row(&good, "好商户", "513201"),                     // 2
@@ -222,7 +228,11 @@ async fn every_bad_row_is_reported_and_nothing_is_half_written() {
         row(&org_broken, "校验错", "513201"),               // 5
         row(&uscc_for("513201", 14), "区划不符", "513221"), // 6: region mismatch
         row(&uscc_for("513221", 15), "外县", "513221"),     // 7: outside jurisdiction
-        row(&pilot, "试点代码", "513201"),                  // 8: accepted with a warning
+        row(&mistyped, "校验位错", "513201"),               // 8: check character wrong
+        format!(
+            "{}试点期核发，执照原件如此",
+            row(&pilot, "试点代码", "513201")
+        ), // 9: kept, with a reason
     ]
     .join("\n");
 
@@ -248,6 +258,7 @@ async fn every_bad_row_is_reported_and_nothing_is_half_written() {
             (5, "uscc_org_code_check".into()),
             (6, "region_mismatch".into()),
             (7, "outside_jurisdiction".into()),
+            (8, "uscc_check_digit".into()),
         ]
     );
     assert!(body["errors"]
@@ -255,7 +266,7 @@ async fn every_bad_row_is_reported_and_nothing_is_half_written() {
         .unwrap()
         .iter()
         .any(|e| e["field"] == "rows[5].uscc"));
-    assert_eq!(body["report"]["warnings"][0]["row"], 8);
+    assert_eq!(body["report"]["warnings"][0]["row"], 9);
     assert_eq!(body["report"]["committed"], false);
     assert_eq!(merchant_count(&app, &reg).await, 0);
 
@@ -283,7 +294,7 @@ async fn every_bad_row_is_reported_and_nothing_is_half_written() {
             report["created"].as_i64(),
             report["rejected"].as_array().unwrap().len()
         ),
-        (Some(2), 5)
+        (Some(2), 6)
     );
     assert_eq!(merchant_count(&app, &reg).await, 2);
     let page: Value = app
@@ -300,6 +311,7 @@ async fn every_bad_row_is_reported_and_nothing_is_half_written() {
         .await
         .unwrap();
     assert_eq!(m["uscc_warning"], true);
+    assert_eq!(m["uscc_check_override_reason"], "试点期核发，执照原件如此");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The merchant registry: CRUD per role, the authorization matrix, USCC rules, concurrency.
 
+use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_field_error, assert_problem, spawn_app, uscc_for, TestApp};
@@ -129,17 +130,44 @@ async fn each_uscc_rule_is_named() {
     let resp = app.post_as(&reg.token, "/api/v1/merchants", &b).await;
     assert_eq!(resp.status(), 201);
 
-    // An early pilot code (org code fine, 18th character wrong) is accepted and flagged.
+    // A wrong 18th (check) character is refused: a mistyped code must not become a public
+    // record. A pilot-era code that really carries it is kept with a reason, shown to staff.
     let mut pilot = uscc_for("513230", 6);
     let last = pilot.pop().unwrap();
     pilot.push(if last == '0' { '1' } else { '0' });
     let resp = app
         .post_as(&reg.token, "/api/v1/merchants", &body(&pilot, "513230"))
         .await;
+    let p = assert_field_error(resp, "uscc", "uscc_check_digit").await;
+    assert!(p["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("uscc_check_override_reason"));
+    let mut b = body(&pilot, "513230");
+    b["uscc_check_override_reason"] = json!("2015 年试点期核发，与营业执照原件一致");
+    let resp = app.post_as(&reg.token, "/api/v1/merchants", &b).await;
     assert_eq!(resp.status(), 201);
     let m: Value = resp.json().await.unwrap();
     assert_eq!(m["uscc_warning"], true);
     assert_eq!(m["warnings"][0]["code"], "uscc_check_char");
+    assert_eq!(
+        m["uscc_check_override_reason"],
+        "2015 年试点期核发，与营业执照原件一致"
+    );
+    let mut conn = app.conn().await;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let audited: N = diesel::sql_query(
+        "SELECT count(*) AS n FROM audit_log WHERE action = 'merchant.create' \
+         AND after->>'uscc_check_override_reason' IS NOT NULL",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(audited.n, 1);
 }
 
 #[tokio::test]

@@ -174,6 +174,9 @@ pub struct MerchantView {
     pub uscc: String,
     /// The USCC's 18th character does not check (an early pilot code): verify it.
     pub uscc_warning: bool,
+    /// Why a regulator kept a USCC whose check character is wrong (staff views only: the
+    /// merchant's own record is read by regulators and the merchant).
+    pub uscc_check_override_reason: Option<String>,
     pub name: String,
     pub legal_representative: Option<String>,
     pub category: String,
@@ -253,6 +256,7 @@ async fn full_view(
         id: m.id,
         uscc: m.uscc,
         uscc_warning: m.uscc_warning,
+        uscc_check_override_reason: m.uscc_check_override_reason,
         name: m.name,
         legal_representative: m.legal_representative,
         category: m.category,
@@ -351,6 +355,9 @@ pub struct CreateMerchantRequest {
     pub pledges: Option<Vec<String>>,
     /// Required when `region_code` does not match the USCC's positions 3–8.
     pub region_override_reason: Option<String>,
+    /// Required to keep a USCC whose check character is wrong (a pilot-era code); audited and
+    /// shown on staff views.
+    pub uscc_check_override_reason: Option<String>,
 }
 
 impl From<CreateMerchantRequest> for MerchantDraft {
@@ -371,6 +378,7 @@ impl From<CreateMerchantRequest> for MerchantDraft {
             description: r.description,
             pledges: r.pledges,
             region_override_reason: r.region_override_reason,
+            uscc_check_override_reason: r.uscc_check_override_reason,
         }
     }
 }

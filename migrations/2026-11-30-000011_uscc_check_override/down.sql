@@ -1,0 +1,1 @@
+ALTER TABLE merchants DROP COLUMN uscc_check_override_reason;
