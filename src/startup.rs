@@ -122,12 +122,17 @@ impl Application {
                             let p = ctx.head().uri.path();
                             !p.starts_with("/swagger-ui") && p != "/openapi.json"
                         }))
+                        // Innermost: security headers and compression of HTML pages.
+                        .wrap(actix_web::middleware::from_fn(
+                            crate::pages::security::html_pages,
+                        ))
                         .wrap(prometheus.clone())
                         .wrap(ErrorHandlers::new().default_handler(error::problemize))
                         .wrap(actix_web::middleware::from_fn(
                             crate::telemetry::log_requests,
                         ))
                         .service(pages::index)
+                        .service(pages::favicon)
                         .service(ops::healthz)
                         .service(ops::readyz)
                         .service(crate::routes::complaint_pages::complaint_form)

@@ -216,6 +216,9 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         workers: 1,
         page_cache: true,
         complaints: opts.complaints,
+        bureau_name: None,
+        bureau_name_en: None,
+        metrics_bind: None,
     };
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();
