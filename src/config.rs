@@ -55,7 +55,18 @@ pub struct Settings {
     /// path, debugging).
     pub page_cache: bool,
     pub complaints: ComplaintSettings,
+    /// The issuing bureau named at the top of the scan page (`BUREAU_NAME`, and
+    /// `BUREAU_NAME_EN` for English pages); unset: `bureau.name` in the locale files.
+    pub bureau_name: Option<String>,
+    pub bureau_name_en: Option<String>,
+    /// Where Prometheus scrapes `/metrics` (`METRICS_BIND`, default `127.0.0.1:9090`), a
+    /// listener of its own so that the public one does not show it; `None` (`off`): no metrics
+    /// listener.
+    pub metrics_bind: Option<String>,
 }
+
+/// The default of `METRICS_BIND`: only this host (and its Prometheus) can read it.
+pub const DEFAULT_METRICS_BIND: &str = "127.0.0.1:9090";
 
 /// Limits of the consumer complaint channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,11 +115,8 @@ impl Settings {
         let database_url = nonempty("DATABASE_URL").context(
             "DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/yidianyima)",
         )?;
-        let bind = nonempty("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let public_base_url = nonempty("PUBLIC_BASE_URL")
-            .unwrap_or_else(|| format!("http://{bind}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let bind = bind_of(&get);
+        let public_base_url = public_base_url_of(&get);
         let jwt_secret = match nonempty("JWT_SECRET") {
             Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => s,
             Some(_) => bail!("JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"),
@@ -192,8 +200,16 @@ impl Settings {
             flag_min_merchants: number("FLAG_MIN_MERCHANTS", d.flag_min_merchants, 1000)?,
             flag_window_days: number("FLAG_WINDOW_DAYS", d.flag_window_days, 3650)?,
         };
+        let metrics_bind = match nonempty("METRICS_BIND").as_deref().map(str::trim) {
+            None => Some(DEFAULT_METRICS_BIND.to_owned()),
+            Some("off" | "false" | "0") => None,
+            Some(addr) => Some(addr.to_owned()),
+        };
         Ok(Self {
             complaints,
+            bureau_name: nonempty("BUREAU_NAME").map(|s| s.trim().to_owned()),
+            bureau_name_en: nonempty("BUREAU_NAME_EN").map(|s| s.trim().to_owned()),
+            metrics_bind,
             database_url: Secret::new(database_url),
             database_pool_size,
             redis_url: nonempty("REDIS_URL").map(Secret::new),
@@ -211,6 +227,40 @@ impl Settings {
             ),
         })
     }
+}
+
+impl Settings {
+    /// The bureau's name for a page in `lang`: the setting for that language, else (English)
+    /// the Chinese setting, else the locale files' word.
+    pub fn bureau(&self, lang: &str) -> String {
+        let set = if lang == "zh" {
+            self.bureau_name.as_ref()
+        } else {
+            self.bureau_name_en.as_ref().or(self.bureau_name.as_ref())
+        };
+        set.cloned()
+            .unwrap_or_else(|| crate::i18n::text(lang, "bureau.name").to_owned())
+    }
+}
+
+fn bind_of(get: &impl Fn(&str) -> Option<String>) -> String {
+    get("BIND")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+}
+
+fn public_base_url_of(get: &impl Fn(&str) -> Option<String>) -> String {
+    get("PUBLIC_BASE_URL")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| format!("http://{}", bind_of(get)))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// `PUBLIC_BASE_URL` as the service would read it (for commands that print public URLs
+/// without starting the service).
+pub fn public_base_url_from_env() -> String {
+    public_base_url_of(&|k: &str| std::env::var(k).ok())
 }
 
 pub fn random_secret() -> String {
@@ -266,5 +316,44 @@ mod tests {
         .unwrap();
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.public_base_url, "https://x.cn");
+    }
+
+    #[test]
+    fn metrics_listener_and_bureau_name() {
+        let db = ("DATABASE_URL", "postgres://u@h/db");
+        let s = settings(&[db], true).unwrap();
+        assert_eq!(s.metrics_bind.as_deref(), Some("127.0.0.1:9090"));
+        assert_eq!(s.bureau("zh"), "阿坝州市场监督管理局");
+        assert_eq!(
+            s.bureau("en"),
+            "Aba Prefecture Market Supervision Administration"
+        );
+        let s = settings(&[db, ("METRICS_BIND", "off")], true).unwrap();
+        assert_eq!(s.metrics_bind, None);
+        let s = settings(
+            &[
+                db,
+                ("METRICS_BIND", "0.0.0.0:9100"),
+                ("BUREAU_NAME", "甘孜州市场监督管理局"),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.metrics_bind.as_deref(), Some("0.0.0.0:9100"));
+        assert_eq!(s.bureau("zh"), "甘孜州市场监督管理局");
+        assert_eq!(s.bureau("en"), "甘孜州市场监督管理局");
+        let s = settings(
+            &[
+                db,
+                ("BUREAU_NAME", "甘孜州市场监督管理局"),
+                (
+                    "BUREAU_NAME_EN",
+                    "Garzê Prefecture Market Supervision Administration",
+                ),
+            ],
+            true,
+        )
+        .unwrap();
+        assert!(s.bureau("en").starts_with("Garzê"));
     }
 }

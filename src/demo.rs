@@ -94,6 +94,7 @@ pub async fn load_if_empty(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
     {
         picked.push(i);
     }
+    issue_codes(&mut conn, &actor, &regions).await?;
     for (n, i) in picked.into_iter().enumerate() {
         let username = format!("shop-{:03}", n + 1);
         let hash = tokio::task::spawn_blocking(|| password::hash(DEMO_PASSWORD)).await??;
@@ -114,6 +115,95 @@ pub async fn load_if_empty(pool: &DbPool) -> anyhow::Result<Vec<DemoLogin>> {
         });
     }
     Ok(logins)
+}
+
+/// Issues a code to every demo merchant that is not closed, as a regulator does for a county
+/// (`POST /api/v1/regions/{code}/qrcodes`), so that the scan pages can be opened at once.
+async fn issue_codes(
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: &Actor,
+    regions: &[crate::db::regions::Region],
+) -> anyhow::Result<usize> {
+    use diesel_async::AsyncConnection;
+    let all: Vec<String> = regions.iter().map(|r| r.code.clone()).collect();
+    let issued = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let ids = db::shop_codes::merchants_without_code(conn, &all).await?;
+            let rows = db::shop_codes::insert_many(conn, &ids, None).await?;
+            db::audit::record(
+                conn,
+                actor,
+                "qrcode.bulk_issue",
+                "region",
+                "*",
+                None::<&()>,
+                Some(&serde_json::json!({ "issued": rows.len() })),
+            )
+            .await?;
+            Ok(rows.len())
+        })
+        .await?;
+    Ok(issued)
+}
+
+/// Three demo shops worth opening first, with their active codes: a grade-A restaurant, the
+/// hotel on the serious-violation list (grade D), a shop closed for the season. Empty for a
+/// database without the demo data.
+pub async fn showcase(pool: &DbPool) -> anyhow::Result<Vec<(&'static str, String)>> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+
+    use crate::db::schema::{merchants as m, shop_codes as c};
+
+    let mut conn = pool.get().await?;
+    let mut out = Vec::new();
+    let active = || {
+        m::table
+            .inner_join(c::table)
+            .filter(c::revoked_at.is_null())
+            .order(m::id)
+            .select(c::code)
+    };
+    let restaurant = active()
+        .filter(m::category.eq("restaurant"))
+        .filter(m::grade.eq("A"))
+        .filter(m::status.eq("open"))
+        .first::<String>(&mut conn)
+        .await
+        .optional()?;
+    let hotel = active()
+        .filter(m::category.eq("hotel"))
+        .filter(m::grade.eq("D"))
+        .first::<String>(&mut conn)
+        .await
+        .optional()?;
+    let seasonal = active()
+        .filter(m::status.eq("seasonal_closed"))
+        .first::<String>(&mut conn)
+        .await
+        .optional()?;
+    for (label, code) in [
+        ("grade A restaurant", restaurant),
+        ("grade D hotel (serious violation)", hotel),
+        ("closed for the season", seasonal),
+    ] {
+        if let Some(code) = code {
+            out.push((label, code));
+        }
+    }
+    Ok(out)
+}
+
+/// The scan pages of `showcase` as lines to print, under `base` (`PUBLIC_BASE_URL`).
+pub fn showcase_text(base: &str, shops: &[(&'static str, String)]) -> String {
+    if shops.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("Scan pages to open (every demo shop has a code):\n");
+    for (label, code) in shops {
+        s.push_str(&format!("  {label:<34} {base}/s/{code}\n"));
+    }
+    s
 }
 
 /// Inserts the demo merchants and their records in one transaction; returns their ids in

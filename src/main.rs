@@ -162,6 +162,11 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 print!("{}", demo::credentials_table(&logins));
             }
+            let base = yidianyima::config::public_base_url_from_env();
+            print!(
+                "{}",
+                demo::showcase_text(&base, &demo::showcase(&pool).await?)
+            );
             Ok(())
         }
         Command::User { command } => user(command).await,
@@ -183,6 +188,11 @@ async fn serve(no_migrate: bool, demo: bool) -> anyhow::Result<()> {
         if !logins.is_empty() {
             eprint!("{}", demo::credentials_table(&logins));
         }
+        let shops = demo::showcase(&app.state().pool).await?;
+        eprint!(
+            "{}",
+            demo::showcase_text(&app.state().settings.public_base_url, &shops)
+        );
     }
     tracing::info!(
         bind = %app.state().settings.bind,

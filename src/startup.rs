@@ -58,25 +58,37 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The Prometheus listener's port and its server (stopped with the main one).
+    metrics: Option<(u16, actix_web::dev::ServerHandle)>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", settings.bind))?;
+        let metrics_listener = match &settings.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .map_err(|e| anyhow::anyhow!("cannot bind METRICS_BIND {addr}: {e}"))?,
+            ),
+            None => None,
+        };
         let state = web::Data::new(AppState::new(settings)?);
         state.pages.spawn_listener();
         state.scans.spawn_flusher(state.pool.clone());
-        Self::with_listener(state, listener)
+        Self::with_listeners(state, listener, metrics_listener)
     }
 
-    pub fn with_listener(
+    /// The application on `listener`, and Prometheus's `/metrics` on `metrics_listener` (not
+    /// on the public listener, where it answers 404).
+    pub fn with_listeners(
         state: web::Data<AppState>,
         listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        // No `.endpoint(..)`: the middleware only records; the metrics listener serves.
         let prometheus = PrometheusMetricsBuilder::new("yidianyima")
-            .endpoint("/metrics")
             .exclude_regex("^/swagger-ui")
             .mask_unmatched_patterns("UNMATCHED")
             .build()
@@ -92,6 +104,27 @@ impl Application {
         let _ = prometheus.registry.register(Box::new(
             crate::cache::pages::metrics::SCAN_PAGE_SECONDS.clone(),
         ));
+        let metrics = match metrics_listener {
+            Some(l) => {
+                let metrics_port = l.local_addr()?.port();
+                let registry = web::Data::new(prometheus.registry.clone());
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(registry.clone())
+                        .service(ops::metrics)
+                        .default_service(web::to(actix_web::HttpResponse::NotFound))
+                })
+                .workers(1)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .listen(l)?
+                .run();
+                let handle = server.handle();
+                tokio::spawn(server);
+                Some((metrics_port, handle))
+            }
+            None => None,
+        };
         let workers = state.settings.workers;
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -122,6 +155,10 @@ impl Application {
                             let p = ctx.head().uri.path();
                             !p.starts_with("/swagger-ui") && p != "/openapi.json"
                         }))
+                        // Innermost: security headers and compression of HTML pages.
+                        .wrap(actix_web::middleware::from_fn(
+                            crate::pages::security::html_pages,
+                        ))
                         .wrap(actix_web::middleware::from_fn(
                             crate::routes::edge::refuse_control_chars,
                         ))
@@ -131,6 +168,7 @@ impl Application {
                             crate::telemetry::log_requests,
                         ))
                         .service(pages::index)
+                        .service(pages::favicon)
                         .service(ops::healthz)
                         .service(ops::readyz)
                         .service(crate::routes::complaint_pages::complaint_form)
@@ -210,11 +248,17 @@ impl Application {
             port,
             server,
             state,
+            metrics,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(p, _)| *p)
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -225,6 +269,9 @@ impl Application {
     /// scan counts not yet flushed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some((_, metrics)) = &self.metrics {
+            metrics.stop(true).await;
+        }
         if let Err(e) = self.state.scans.flush(&self.state.pool).await {
             tracing::error!(error = %e, "scan counts lost at shutdown");
         }

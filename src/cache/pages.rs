@@ -68,11 +68,13 @@ pub struct CachedPage {
     pub headers: PageHeaders,
 }
 
-/// `Content-Type`, and the `ETag` of each encoding (identity, gzip, brotli).
+/// `Content-Type`, the `ETag` of each encoding (identity, gzip, brotli), and for HTML the
+/// `Content-Security-Policy` and `Referrer-Policy` values.
 #[derive(Debug, Clone)]
 pub struct PageHeaders {
     pub content_type: HeaderValue,
     pub etags: [HeaderValue; 3],
+    pub html: Option<[HeaderValue; 2]>,
 }
 
 impl PageHeaders {
@@ -89,6 +91,12 @@ impl PageHeaders {
                 value(format!("\"{base}-gz\"")),
                 value(format!("\"{base}-br\"")),
             ],
+            html: content_type.starts_with("text/html").then(|| {
+                [
+                    crate::pages::security::CSP_VALUE.clone(),
+                    HeaderValue::from_static(crate::pages::security::REFERRER_POLICY),
+                ]
+            }),
         }
     }
 }

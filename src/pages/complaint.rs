@@ -4,7 +4,7 @@
 use askama::Template;
 
 use crate::db::complaints::{ComplaintRow, EventRow};
-use crate::domain::complaint::{Category, TrackingNo};
+use crate::domain::complaint::{Action, Category, TrackingNo};
 use crate::domain::time::china_offset;
 use crate::pages::shop::Words;
 
@@ -83,6 +83,9 @@ pub struct Tracked {
     pub can_confirm: bool,
     pub can_rate: bool,
     pub can_withdraw: bool,
+    /// The consumer declined the merchant's offer and the complaint now waits for the
+    /// regulator (its latest step, in the state `submitted`).
+    pub declined: bool,
     pub timeline: Vec<TimelineLine>,
 }
 
@@ -119,6 +122,10 @@ impl Tracked {
             can_confirm: options.0,
             can_rate: options.1,
             can_withdraw: options.2,
+            declined: state == crate::domain::complaint::State::Submitted
+                && events
+                    .last()
+                    .is_some_and(|e| e.action == Action::ConsumerDecline.as_str()),
             timeline: events
                 .iter()
                 .map(|e| TimelineLine {

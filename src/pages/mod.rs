@@ -9,6 +9,7 @@ use crate::error::AppError;
 
 pub mod complaint;
 pub mod poster;
+pub mod security;
 pub mod shop;
 
 /// Renders a page as a complete HTML response.
@@ -35,4 +36,17 @@ pub async fn index() -> Result<HttpResponse, AppError> {
     render(&IndexPage {
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// The site icon (a shop code in the programme's red), embedded in the binary.
+const FAVICON: &[u8] = include_bytes!("../../assets/favicon.ico");
+
+/// The icon browsers ask for; it changes only with a release.
+#[utoipa::path(tag = "pages", responses((status = 200, content_type = "image/x-icon")))]
+#[get("/favicon.ico")]
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "image/x-icon"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=604800"))
+        .body(FAVICON)
 }

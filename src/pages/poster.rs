@@ -121,6 +121,10 @@ pub fn cjk_family() -> Option<&'static str> {
     })
 }
 
+/// A6 (105 × 148 mm) at 300 dpi.
+const WIDTH_PX: u32 = 1240;
+const HEIGHT_PX: u32 = 1748;
+
 impl Poster {
     /// The poster as a 1240×1748 PNG (A6 at 300 dpi). Fails rather than print boxes when no
     /// font with Chinese glyphs is installed.
@@ -138,13 +142,18 @@ impl Poster {
             ..Default::default()
         };
         let tree = resvg::usvg::Tree::from_str(&svg, &options)?;
-        let mut pixmap = resvg::tiny_skia::Pixmap::new(1240, 1748)
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(WIDTH_PX, HEIGHT_PX)
             .ok_or_else(|| anyhow::anyhow!("cannot allocate the poster bitmap"))?;
-        resvg::render(
-            &tree,
-            resvg::tiny_skia::Transform::default(),
-            &mut pixmap.as_mut(),
+        // resvg draws an SVG at its own size: 105 mm at the CSS 96 dpi is 397 px. Scale it to
+        // the 300 dpi canvas, on white paper (transparency prints as nothing, and turns black
+        // in tools that drop the alpha channel).
+        pixmap.fill(resvg::tiny_skia::Color::WHITE);
+        let size = tree.size();
+        let scale = resvg::tiny_skia::Transform::from_scale(
+            WIDTH_PX as f32 / size.width(),
+            HEIGHT_PX as f32 / size.height(),
         );
+        resvg::render(&tree, scale, &mut pixmap.as_mut());
         Ok(pixmap.encode_png()?)
     }
 }
@@ -193,6 +202,49 @@ mod tests {
         let mut prepared = rqrr::PreparedImage::prepare(gray);
         let grids = prepared.detect_grids();
         assert_eq!(grids[0].decode().unwrap().1, url);
+    }
+
+    /// The poster fills its canvas at 300 dpi, on opaque white (not the top-left corner at
+    /// 96 dpi with transparency around it, which turns black once converted to RGB), and the
+    /// code is printed large enough to scan from across a counter.
+    #[test]
+    fn png_fills_the_a6_canvas_on_white_at_300_dpi() {
+        use rqrr::BitGrid;
+        let url = "https://ma.example.gov.cn/s/VP8P4PCM82HS";
+        let png = Poster::new("壤塘县藏家饭店", "VP8P4PCM82HS", url)
+            .unwrap()
+            .png()
+            .expect("a CJK font is installed (fonts-noto-cjk)");
+        let img = image::load_from_memory(&png).unwrap().to_rgba8();
+        assert_eq!((img.width(), img.height()), (1240, 1748));
+        let transparent = img.pixels().filter(|p| p[3] != 255).count();
+        assert_eq!(transparent, 0, "every pixel opaque");
+        let corner = *img.get_pixel(1239, 1747);
+        assert_eq!(
+            corner,
+            image::Rgba([255, 255, 255, 255]),
+            "white background"
+        );
+        // The bounding box of everything that is not white paper.
+        let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+        for (x, y, p) in img.enumerate_pixels() {
+            if p[0] < 250 || p[1] < 250 || p[2] < 250 {
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            }
+        }
+        assert!(x0 == 0 && x1 == 1239, "content spans the width: {x0}..{x1}");
+        assert!(
+            y0 == 0 && y1 > 1748 * 9 / 10,
+            "content spans the height: {y0}..{y1}"
+        );
+        let gray = image::DynamicImage::ImageRgba8(img).to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(gray);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(grids[0].decode().unwrap().1, url);
+        let [tl, tr, ..] = grids[0].bounds;
+        let module = (tr.x - tl.x) as f64 / grids[0].grid.size() as f64;
+        assert!(module >= 8.0, "modules of {module:.1} px");
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct Thumbnail {
     pub url: String,
     pub width: i32,
     pub height: i32,
+    /// The display copy (up to 1600 px), for high-density screens.
+    pub display_url: String,
+    pub display_width: i32,
 }
 
 /// Everything the scan page shows.
@@ -315,6 +318,8 @@ pub async fn load(
             url: p.thumb_url(),
             width: p.thumb_width,
             height: p.thumb_height,
+            display_url: p.url(),
+            display_width: p.width,
         }),
         complaint_stats: (received >= STATS_MIN_SAMPLE).then(|| ComplaintStats {
             received,
@@ -379,10 +384,13 @@ pub struct ShopPage<'a> {
     pub badges: Vec<String>,
     pub months: String,
     pub updated: String,
+    /// The issuing bureau, named at the top.
+    pub bureau: String,
+    pub storefront_alt: String,
 }
 
 impl<'a> ShopPage<'a> {
-    pub fn new(shop: &'a PublicShop, lang: &'static str) -> Self {
+    pub fn new(shop: &'a PublicShop, lang: &'static str, bureau: String) -> Self {
         let pick = |m: &std::collections::BTreeMap<String, String>| {
             m.get(lang)
                 .or_else(|| m.get("zh"))
@@ -404,6 +412,8 @@ impl<'a> ShopPage<'a> {
                 .collect(),
             badges: shop.badges.iter().map(|b| pick(&b.message)).collect(),
             months,
+            bureau,
+            storefront_alt: i18n::format(lang, "page.storefront_alt", &[("name", &shop.name)]),
             updated: shop
                 .last_updated
                 .with_timezone(&china_offset())

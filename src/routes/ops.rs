@@ -1,4 +1,4 @@
-//! Liveness and readiness.
+//! Liveness, readiness, and the Prometheus endpoint (on its own listener).
 
 use std::time::{Duration, Instant};
 
@@ -123,4 +123,20 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     resp.insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
+}
+
+/// Prometheus text: request counts and latency by route, the scan page's histogram, page
+/// cache lookups, scans. Served only on the metrics listener (`METRICS_BIND`).
+#[get("/metrics")]
+pub async fn metrics(registry: web::Data<prometheus::Registry>) -> HttpResponse {
+    let mut text = String::new();
+    match prometheus::TextEncoder::new().encode_utf8(&registry.gather(), &mut text) {
+        Ok(()) => HttpResponse::Ok()
+            .content_type(prometheus::TEXT_FORMAT)
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the metrics");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }

@@ -91,36 +91,9 @@ fn missing(status: u16, key: &'static str, lang: &'static str) -> AppResult<Rend
     })
 }
 
-/// Picks the best encoding the client accepts: brotli, gzip, or none.
-fn encoding(req: &HttpRequest) -> Option<&'static str> {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let accepts = |name: &str| {
-        accept.split(',').any(|part| {
-            let mut it = part.split(';');
-            let token = it.next().unwrap_or_default().trim();
-            let refused = it.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
-            });
-            token.eq_ignore_ascii_case(name) && !refused
-        })
-    };
-    if accepts("br") {
-        Some("br")
-    } else if accepts("gzip") {
-        Some("gzip")
-    } else {
-        None
-    }
-}
-
 /// Serves a cached page: 304 when the client has it, else the bytes in its best encoding.
 pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
-    let enc = encoding(req);
+    let enc = crate::pages::security::encoding(req.headers());
     // Cached pages carry their compressed copies; a page rendered for one response is
     // compressed here, for the one encoding asked for. Each encoding is its own
     // representation, so its own strong validator (built once with the page).
@@ -161,6 +134,10 @@ pub fn respond(req: &HttpRequest, page: &CachedPage) -> HttpResponse {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ));
+    if let Some([csp, referrer]) = &page.headers.html {
+        b.insert_header((header::CONTENT_SECURITY_POLICY, csp.clone()))
+            .insert_header((header::REFERRER_POLICY, referrer.clone()));
+    }
     if matches && status == StatusCode::OK {
         return b.finish();
     }
@@ -264,7 +241,7 @@ async fn serve_shop_page(state: web::Data<AppState>, req: &HttpRequest) -> AppRe
                 Lookup::Found(shop) => Ok(Rendered {
                     status: 200,
                     content_type: HTML,
-                    body: rendered(&ShopPage::new(&shop, lang))?,
+                    body: rendered(&ShopPage::new(&shop, lang, state2.settings.bureau(lang)))?,
                     fresh_until: fresh_until(&shop),
                     cacheable: true,
                 }),

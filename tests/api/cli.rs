@@ -9,8 +9,18 @@ use yidianyima::db;
 use crate::helpers::spawn_app;
 
 fn run(database_url: &str, args: &[&str], stdin: &str) -> (bool, String) {
+    run_with(database_url, args, stdin, &[])
+}
+
+fn run_with(
+    database_url: &str,
+    args: &[&str],
+    stdin: &str,
+    envs: &[(&str, &str)],
+) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yidianyima"))
         .args(args)
+        .envs(envs.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
@@ -270,12 +280,51 @@ async fn import_from_the_command_line_shares_the_rules() {
 #[tokio::test]
 async fn demo_loads_the_programmes_1056_merchants_and_prints_logins() {
     let app = spawn_app().await;
-    let (ok, out) = run(&app.database_url, &["demo"], "");
+    let (ok, out) = run_with(
+        &app.database_url,
+        &["demo"],
+        "",
+        &[("PUBLIC_BASE_URL", &app.address)],
+    );
     assert!(ok, "{out}");
     assert!(
         out.contains("shop-006") && out.contains("reg-513233"),
         "{out}"
     );
+    // Every demo shop that is open (or closed for the season) has a code, and three scan
+    // pages are printed to open at once: grade A, the grade-D hotel, a seasonal closure.
+    let urls: Vec<&str> = out
+        .split_whitespace()
+        .filter(|w| w.starts_with(&format!("{}/s/", app.address)))
+        .collect();
+    assert_eq!(urls.len(), 3, "{out}");
+    let mut pages = Vec::new();
+    for url in &urls {
+        let resp = app.client.get(*url).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        pages.push(resp.text().await.unwrap());
+    }
+    assert!(pages[0].contains("class=\"g gA\"") && pages[0].contains("餐饮"));
+    assert!(pages[1].contains("class=\"g gD\"") && pages[1].contains("住宿"));
+    assert!(pages[2].contains("季节性歇业"));
+    {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = app.conn().await;
+        let without: N = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT count(*) AS n FROM merchants m WHERE status <> 'closed' AND NOT EXISTS \
+                 (SELECT 1 FROM shop_codes c WHERE c.merchant_id = m.id AND c.revoked_at IS NULL)",
+            ),
+            &mut conn,
+        )
+        .await
+        .unwrap();
+        assert_eq!(without.n, 0, "every open demo merchant has a code");
+    }
     let admin: Value = app
         .login("admin", yidianyima::demo::DEMO_PASSWORD)
         .await
@@ -324,7 +373,13 @@ async fn demo_loads_the_programmes_1056_merchants_and_prints_logins() {
     assert_eq!(own["grade"], "D");
     assert_eq!(own["grade_reasons"][0]["code"], "serious_violation");
 
-    // Loading again changes nothing.
-    let (ok, out) = run(&app.database_url, &["demo"], "");
-    assert!(ok && out.contains("not loaded"), "{out}");
+    // Loading again changes nothing (and points at the same pages).
+    let (ok, again) = run_with(
+        &app.database_url,
+        &["demo"],
+        "",
+        &[("PUBLIC_BASE_URL", &app.address)],
+    );
+    assert!(ok && again.contains("not loaded"), "{again}");
+    assert!(urls.iter().all(|u| again.contains(u)), "{again}");
 }

@@ -158,6 +158,8 @@ pub async fn fresh_schema() -> (SchemaGuard, String) {
 
 pub struct TestApp {
     pub address: String,
+    /// The Prometheus listener (`METRICS_BIND`, port 0 here).
+    pub metrics_address: String,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     pub schema: String,
@@ -218,13 +220,18 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         workers: 1,
         page_cache: true,
         complaints: opts.complaints,
+        bureau_name: None,
+        bureau_name_en: None,
+        metrics_bind: Some("127.0.0.1:0".into()),
     };
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();
+    let metrics_port = app.metrics_port().expect("a metrics listener");
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address: format!("http://127.0.0.1:{metrics_port}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -12,6 +12,7 @@ mod merchants;
 mod migrations;
 mod ops;
 mod page_cache;
+mod pages;
 mod qrcodes;
 mod records;
 mod rights;

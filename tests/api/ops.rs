@@ -71,7 +71,7 @@ async fn readyz_is_503_when_postgres_is_unreachable() {
 }
 
 #[tokio::test]
-async fn metrics_count_requests_by_route() {
+async fn metrics_count_requests_by_route_on_their_own_listener() {
     let app = spawn_app().await;
     for _ in 0..3 {
         app.client
@@ -80,15 +80,17 @@ async fn metrics_count_requests_by_route() {
             .await
             .unwrap();
     }
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
+    // Not on the public listener.
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let metrics = format!("{}/metrics", app.metrics_address);
+    let resp = app.client.get(&metrics).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
     let line = text
         .lines()
         .find(|l| {
@@ -109,7 +111,7 @@ async fn metrics_count_requests_by_route() {
     assert_eq!(resp.status(), 404);
     let text = app
         .client
-        .get(app.url("/metrics"))
+        .get(&metrics)
         .send()
         .await
         .unwrap()
