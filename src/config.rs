@@ -54,6 +54,9 @@ pub struct Settings {
     /// Cache rendered scan pages (`PAGE_CACHE=off` disables it: benchmarks of the uncached
     /// path, debugging).
     pub page_cache: bool,
+    /// How often an instance tries the background grade refresh (`GRADE_REFRESH_SECS`,
+    /// default 60; `0`: never, for tests and one-off tools that call it themselves).
+    pub grade_refresh_every: Option<std::time::Duration>,
     pub complaints: ComplaintSettings,
     /// The issuing bureau named at the top of the scan page (`BUREAU_NAME`, and
     /// `BUREAU_NAME_EN` for English pages); unset: `bureau.name` in the locale files.
@@ -225,6 +228,10 @@ impl Settings {
                 nonempty("PAGE_CACHE").as_deref(),
                 Some("off" | "false" | "0")
             ),
+            grade_refresh_every: match number("GRADE_REFRESH_SECS", 60u32, 86_400)? {
+                0 => None,
+                n => Some(std::time::Duration::from_secs(u64::from(n))),
+            },
         })
     }
 }

@@ -232,13 +232,23 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => AppError::Conflict {
-                code: "conflict",
-                detail: format!(
-                    "already exists ({})",
-                    info.constraint_name().unwrap_or("unique constraint")
-                ),
-            },
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                // The constraint's name is the schema's business, not the client's: logged,
+                // and said in words.
+                let constraint = info.constraint_name().unwrap_or_default().to_owned();
+                tracing::info!(%constraint, "unique violation answered as 409");
+                let detail = if constraint.contains("username") {
+                    "this username is already taken"
+                } else if constraint.contains("uscc") {
+                    "a merchant with this USCC already exists"
+                } else {
+                    "this record already exists"
+                };
+                AppError::Conflict {
+                    code: "conflict",
+                    detail: detail.into(),
+                }
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => AppError::Unavailable {
                 detail: "the database is unavailable",
                 retry_after_secs: 5,
@@ -347,5 +357,47 @@ pub async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
         Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
     } else {
         Problem::for_status(StatusCode::NOT_FOUND).into_response()
+    }
+}
+
+#[cfg(test)]
+mod unique_violation_tests {
+    use super::*;
+
+    struct Info;
+    impl diesel::result::DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            "duplicate key value violates unique constraint \"users_username_key\""
+        }
+        fn details(&self) -> Option<&str> {
+            Some("Key (username)=(x) already exists.")
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            Some("users")
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            Some("users_username_key")
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn error_bodies_never_carry_constraint_names() {
+        let e: AppError = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            Box::new(Info),
+        )
+        .into();
+        let body = serde_json::to_string(&e.problem()).unwrap();
+        assert!(!body.contains("users_username_key") && !body.contains("Key ("), "{body}");
+        assert!(body.contains("username is already taken"), "{body}");
     }
 }

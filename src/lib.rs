@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod import;
+pub mod jobs;
 pub mod pages;
 pub mod photos;
 pub mod qr;

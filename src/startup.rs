@@ -76,6 +76,7 @@ impl Application {
         let state = web::Data::new(AppState::new(settings)?);
         state.pages.spawn_listener();
         state.scans.spawn_flusher(state.pool.clone());
+        crate::jobs::spawn_grade_refresher(state.clone());
         Self::with_listeners(state, listener, metrics_listener)
     }
 

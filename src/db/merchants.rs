@@ -5,10 +5,11 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel::upsert::excluded;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::audit::{self, Actor};
 use super::schema::{credit_records, inspections, licences, merchants, photos};
 use crate::domain::grade::{self, Assessment, CreditFact, InspectionFact};
 use crate::domain::merchant::{CreditKind, InspectionResult};
@@ -621,34 +622,105 @@ pub async fn store_grade(
     Ok(())
 }
 
-/// Recomputes the stored grade of every merchant whose grade may have changed by the passing of
-/// time (a publicity period ended, a penalty stopped being recent). Returns how many.
+/// The advisory lock that lets one instance at a time run the grade refresh.
+pub const GRADE_REFRESH_LOCK: i64 = 0x7964_796d_0001;
+
+/// What the grade refresh did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GradeRefresh {
+    /// Merchants whose grade was rechecked.
+    pub checked: usize,
+    /// Merchants whose grade changed (their pages show the grade: invalidate them).
+    pub changed: Vec<i64>,
+    /// Another instance held the lock: nothing was done.
+    pub skipped: bool,
+}
+
+#[derive(Serialize)]
+struct GradeState<'a> {
+    grade: &'a str,
+    grade_recheck_on: Option<NaiveDate>,
+}
+
+/// Recomputes, in one transaction under an advisory lock (one instance at a time), the stored
+/// grade of every merchant whose grade may have changed by the passing of time (a publicity
+/// period ended, a penalty stopped being recent, an open complaint went overdue). Each change
+/// is audited with the grade before and after, as `actor` (the system).
 pub async fn refresh_due_grades(
     conn: &mut AsyncPgConnection,
     today: NaiveDate,
-) -> QueryResult<usize> {
+    actor: &Actor,
+) -> QueryResult<GradeRefresh> {
     use super::schema::complaints;
-    // Due: the recheck day has come, or an A merchant has an open complaint past its deadline
-    // (rule 7; a complaint's deadline passing is not written anywhere, so it is found here).
-    let overdue_a = diesel::dsl::exists(
-        complaints::table
-            .filter(complaints::merchant_id.eq(merchants::id))
-            .filter(super::complaints::overdue_on!(today)),
-    );
-    let due: Vec<i64> = merchants::table
-        .filter(
-            merchants::grade_recheck_on
-                .le(today)
-                .or(merchants::grade.eq("A").and(overdue_a)),
-        )
-        .select(merchants::id)
-        .load(conn)
-        .await?;
-    for id in &due {
-        let a = assess(conn, *id, today).await?;
-        store_grade(conn, *id, &a).await?;
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
     }
-    Ok(due.len())
+    conn.transaction(async |conn| {
+        let lock: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+            .bind::<diesel::sql_types::BigInt, _>(GRADE_REFRESH_LOCK)
+            .get_result(conn)
+            .await?;
+        if !lock.locked {
+            return Ok(GradeRefresh {
+                skipped: true,
+                ..Default::default()
+            });
+        }
+        // Due: the recheck day has come, or an A merchant has an open complaint past its
+        // deadline (rule 7; a complaint's deadline passing is not written anywhere).
+        let overdue_a = diesel::dsl::exists(
+            complaints::table
+                .filter(complaints::merchant_id.eq(merchants::id))
+                .filter(super::complaints::overdue_on!(today)),
+        );
+        let due: Vec<(i64, String, Option<NaiveDate>)> = merchants::table
+            .filter(
+                merchants::grade_recheck_on
+                    .le(today)
+                    .or(merchants::grade.eq("A").and(overdue_a)),
+            )
+            .select((merchants::id, merchants::grade, merchants::grade_recheck_on))
+            .for_update()
+            .skip_locked()
+            .load(conn)
+            .await?;
+        let mut changed = Vec::new();
+        for (id, grade, recheck_on) in &due {
+            let a = assess(conn, *id, today).await?;
+            if a.grade.as_str() == grade && a.recheck_on == *recheck_on {
+                continue;
+            }
+            store_grade(conn, *id, &a).await?;
+            if a.grade.as_str() == grade {
+                continue; // only the next recheck day moved: nothing anyone sees changed
+            }
+            changed.push(*id);
+            audit::record(
+                conn,
+                actor,
+                "merchant.regrade",
+                "merchant",
+                &id.to_string(),
+                Some(&GradeState {
+                    grade,
+                    grade_recheck_on: *recheck_on,
+                }),
+                Some(&GradeState {
+                    grade: a.grade.as_str(),
+                    grade_recheck_on: a.recheck_on,
+                }),
+            )
+            .await?;
+        }
+        Ok(GradeRefresh {
+            checked: due.len(),
+            changed,
+            skipped: false,
+        })
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

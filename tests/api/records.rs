@@ -94,7 +94,8 @@ async fn credit_records_make_the_grade_and_expired_ones_vanish() {
         .unwrap();
     assert_eq!(own.as_array().unwrap().len(), 2);
 
-    // When the publicity period ends, the stored grade is rechecked on the next list.
+    // When the publicity period ends, the stored grade is rechecked by the background job,
+    // not by a GET (a GET writes nothing), one instance at a time, audited as the system.
     let mut conn = app.conn().await;
     diesel::sql_query(format!(
         "UPDATE credit_records SET publicity_until = '{}' WHERE id = {}",
@@ -112,15 +113,67 @@ async fn credit_records_make_the_grade_and_expired_ones_vanish() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let page: Value = app
-        .get_as(&reg.token, "/api/v1/merchants?grade=D")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["total"], 0);
+    async fn stored(app: &TestApp, token: &str) -> i64 {
+        let page: Value = app
+            .get_as(token, "/api/v1/merchants?grade=D")
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["total"].as_i64().unwrap()
+    }
+    assert_eq!(stored(&app, &reg.token).await, 1, "a GET does not regrade");
+    assert_eq!(stored(&app, &reg.token).await, 1);
+    // Another instance holds the lock: this one skips.
+    #[derive(diesel::QueryableByName)]
+    struct Got {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        got: bool,
+    }
+    let got: Got = diesel::sql_query(format!(
+        "SELECT pg_try_advisory_lock({}) AS got",
+        yidianyima::db::merchants::GRADE_REFRESH_LOCK
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert!(got.got, "the lock is free");
+    let done = yidianyima::jobs::refresh_grades(&app.state).await.unwrap();
+    assert!(done.skipped);
+    assert_eq!(stored(&app, &reg.token).await, 1);
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_unlock({})",
+        yidianyima::db::merchants::GRADE_REFRESH_LOCK
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let done = yidianyima::jobs::refresh_grades(&app.state).await.unwrap();
+    assert_eq!((done.skipped, done.changed.clone()), (false, vec![shop.id]));
+    assert_eq!(stored(&app, &reg.token).await, 0);
     let m: Value = app.get_as(&reg.token, &base).await.json().await.unwrap();
     assert_eq!(m["grade"], "A");
+    #[derive(diesel::QueryableByName)]
+    struct Entry {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        actor_label: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        change: String,
+    }
+    let e: Entry = diesel::sql_query(
+        "SELECT actor_label, (before->>'grade') || '->' || (after->>'grade') AS change \
+         FROM audit_log WHERE action = 'merchant.regrade'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (e.actor_label.as_str(), e.change.as_str()),
+        ("system", "D->A")
+    );
+    // Nothing more is due.
+    let done = yidianyima::jobs::refresh_grades(&app.state).await.unwrap();
+    assert!(done.changed.is_empty());
 }
 
 #[tokio::test]

@@ -145,6 +145,8 @@ async fn indicators_on_a_hand_computed_fixture() {
     make_overdue(&app, c3).await;
     make_overdue(&app, c5).await;
     act(&app, t, c5, json!({"action": "resolve"})).await;
+    // The background job notices the complaint that went overdue (a GET writes nothing).
+    yidianyima::jobs::refresh_grades(&app.state).await.unwrap();
 
     let from = (today - Days::new(30)).to_string();
     let q = format!("from={from}&to={today}");

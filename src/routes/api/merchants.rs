@@ -537,7 +537,6 @@ pub async fn list(
             .map(|r| r.to_string())
             .collect::<Vec<_>>()
     });
-    db::merchants::refresh_due_grades(&mut conn, today()).await?;
     let filter = MerchantFilter {
         visible_regions,
         regions,

@@ -224,7 +224,6 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
     if let Err(e) = state.scans.flush(&state.pool).await {
         tracing::warn!(error = %e, "scan counts not flushed before statistics");
     }
-    db::merchants::refresh_due_grades(&mut conn, today).await?;
     let merchants = db::stats::merchants(&mut conn, &codes).await?;
     let complaints = db::stats::complaints(&mut conn, &codes, from, to, today).await?;
     let scans = db::stats::scans(&mut conn, &codes, from, to).await?;
