@@ -237,10 +237,8 @@ async fn full_view(
     let overdue = db::complaints::overdue_of(conn, m.id, today).await?;
     let assessment = db::merchants::assess_rows(&credit_records, &inspections, overdue, today);
     inspections.truncate(20);
-    if assessment.grade.as_str() != m.grade {
-        // The stored grade (used for filtering) went stale with the passing of time.
-        db::merchants::store_grade(conn, m.id, &assessment).await?;
-    }
+    // A stored grade gone stale with the passing of time is the background job's to write
+    // (jobs::refresh_grades): reading writes nothing.
     let (grade_reasons, badges) = reason_views(&assessment);
     let licences = db::merchants::licences_of(conn, m.id)
         .await?
@@ -412,7 +410,9 @@ pub async fn create(
     }
     let fields = MerchantFields::from(&valid);
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let created = conn
+    // The answer is built inside the transaction from what it holds: if building it fails,
+    // nothing is committed, so a client's retry never meets its own write as a 409.
+    let (created, view) = conn
         .transaction::<_, AppError, _>(async move |conn| {
             let row = db::merchants::create(conn, &fields)
                 .await
@@ -427,13 +427,13 @@ pub async fn create(
                 Some(&row),
             )
             .await?;
-            Ok(row)
+            let view = full_view(conn, row.clone(), warnings).await?;
+            Ok((row, view))
         })
         .await?;
     tracing::info!(merchant_id = created.id, by = user.id, "merchant created");
     let tag = etag(&created);
     let id = created.id;
-    let view = full_view(&mut conn, created, warnings).await?;
     Ok(with_etag(
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/api/v1/merchants/{id}")))
@@ -722,7 +722,8 @@ pub async fn update(
     let mut conn = state.pool.get().await?;
     let known = super::all_regions(&mut conn).await?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let (row, warnings) = conn.transaction::<_, AppError, _>(async move |conn| {
+    // The answer is built inside the transaction (see `create`).
+    let (row, view) = conn.transaction::<_, AppError, _>(async move |conn| {
             let before = db::merchants::get_for_update(conn, id)
                 .await?
                 .ok_or(AppError::NotFound)?;
@@ -774,7 +775,8 @@ pub async fn update(
             }
             let fields = MerchantFields::from(&valid);
             if fields == before.fields() {
-                return Ok((before, warnings));
+                let view = full_view(conn, before.clone(), warnings).await?;
+                return Ok((before, view));
             }
             let after = db::merchants::update(conn, id, &fields)
                 .await
@@ -789,12 +791,12 @@ pub async fn update(
                 Some(&after),
             )
             .await?;
-            Ok((after, warnings))
+            let view = full_view(conn, after.clone(), warnings).await?;
+            Ok((after, view))
     })
     .await?;
     state.pages.invalidate_merchants(&mut conn, &[row.id]).await;
     let tag = etag(&row);
-    let view = full_view(&mut conn, row, warnings).await?;
     Ok(with_etag(HttpResponse::Ok().json(view), tag))
 }
 
