@@ -280,6 +280,11 @@ pub fn json_error(
         J::ContentType => AppError::UnsupportedMediaType {
             detail: "the body must be JSON (Content-Type: application/json)".to_owned(),
         },
+        // Well-formed JSON that does not fit the request type (handlers use
+        // `crate::extract::Json`, which names the field's whole path; this is the fallback).
+        J::Deserialize(e) if e.is_data() => {
+            AppError::validation(crate::extract::unlocated_error(&e.to_string(), false))
+        }
         J::Deserialize(e) => {
             AppError::bad_request("malformed_json", format!("malformed JSON body: {e}"))
         }
@@ -298,7 +303,8 @@ pub fn query_error(
     err: actix_web::error::QueryPayloadError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    AppError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+    // Handlers use `crate::extract::Query`, which names the parameter; this is the fallback.
+    AppError::validation(crate::extract::unlocated_error(&err.to_string(), true)).into()
 }
 
 pub fn path_error(

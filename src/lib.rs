@@ -9,6 +9,7 @@ pub mod demo;
 pub mod demo_merchants;
 pub mod domain;
 pub mod error;
+pub mod extract;
 pub mod i18n;
 pub mod import;
 pub mod pages;

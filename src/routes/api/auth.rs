@@ -10,10 +10,12 @@ use crate::cache::limits::LOGIN_FAILURES;
 use crate::db;
 use crate::domain::user::Role;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Json;
 use crate::routes::client_ip;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -43,7 +45,7 @@ const MAX_LOGIN_PASSWORD_CHARS: usize = 1024;
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> AppResult<web::Json<LoginResponse>> {
     let body = body.into_inner();
     let username: String = body

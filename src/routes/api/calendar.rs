@@ -12,6 +12,7 @@ use crate::db::audit;
 use crate::domain::workdays::CalendarYear;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{Json, Query};
 use crate::routes::actor;
 use crate::state::AppState;
 
@@ -25,6 +26,7 @@ pub struct CalendarYearBody {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CalendarYearUpdate {
     pub holidays: Vec<NaiveDate>,
     pub workdays: Vec<NaiveDate>,
@@ -70,7 +72,7 @@ pub async fn put_year(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i32>,
-    body: web::Json<CalendarYearUpdate>,
+    body: Json<CalendarYearUpdate>,
 ) -> AppResult<web::Json<CalendarYearBody>> {
     policy::administer(&user).check()?;
     let year = path.into_inner();
@@ -130,7 +132,7 @@ pub struct AddWorkingDaysAnswer {
 #[get("/calendar/add-working-days")]
 pub async fn add_working_days(
     state: web::Data<AppState>,
-    query: web::Query<AddWorkingDaysQuery>,
+    query: Query<AddWorkingDaysQuery>,
 ) -> AppResult<web::Json<AddWorkingDaysAnswer>> {
     let q = query.into_inner();
     if q.days > 400 {

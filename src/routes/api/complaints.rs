@@ -18,6 +18,7 @@ use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{Json, Query};
 use crate::routes::actor;
 use crate::routes::api::paging::{Page, PageQuery};
 use crate::routes::complaint_flow::{self as flow, today};
@@ -180,8 +181,8 @@ pub struct ComplaintQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<ComplaintQuery>,
-    paging: web::Query<PageQuery>,
+    query: Query<ComplaintQuery>,
+    paging: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<ComplaintView>>> {
     let mut errors = Vec::new();
     let (page, per_page) = match paging.parse() {
@@ -363,7 +364,7 @@ pub async fn act(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<ActionRequest>,
+    body: Json<ActionRequest>,
 ) -> AppResult<web::Json<ComplaintView>> {
     let action = Action::parse_field(&body.action, "action").map_err(AppError::validation)?;
     let mut conn = state.pool.get().await?;
@@ -432,7 +433,7 @@ pub struct SubmitResponse {
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<SubmitRequest>,
+    body: Json<SubmitRequest>,
 ) -> AppResult<HttpResponse> {
     let key = req
         .headers()
@@ -552,7 +553,7 @@ pub async fn track(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<PhoneQuery>,
+    query: Query<PhoneQuery>,
 ) -> AppResult<HttpResponse> {
     let row = flow::find_for_consumer(&state, &req, &path, &query.phone).await?;
     Ok(no_store(&public_view(&state, row).await?))
@@ -577,7 +578,7 @@ pub async fn confirm(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<ConfirmRequest>,
+    body: Json<ConfirmRequest>,
 ) -> AppResult<HttpResponse> {
     let action = if body.accept {
         Action::ConsumerAccept
@@ -628,7 +629,7 @@ pub async fn rate(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<RatingRequest>,
+    body: Json<RatingRequest>,
 ) -> AppResult<HttpResponse> {
     let rating = Rating::parse_field(&body.rating, "rating").map_err(AppError::validation)?;
     let row = flow::find_for_consumer(&state, &req, &path, &body.phone).await?;
@@ -699,7 +700,7 @@ pub async fn withdraw(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<WithdrawRequest>,
+    body: Json<WithdrawRequest>,
 ) -> AppResult<HttpResponse> {
     consumer_act(
         &state,
@@ -740,7 +741,7 @@ pub async fn create_warning(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<WarningRequest>,
+    body: Json<WarningRequest>,
 ) -> AppResult<HttpResponse> {
     let mut e = Vec::new();
     let mut conn = state.pool.get().await?;
@@ -870,7 +871,7 @@ pub struct WarningQuery {
 #[get("/public/warnings")]
 pub async fn list_warnings(
     state: web::Data<AppState>,
-    query: web::Query<WarningQuery>,
+    query: Query<WarningQuery>,
 ) -> AppResult<HttpResponse> {
     let region =
         super::region_param(query.region.as_deref(), "region").map_err(AppError::validation)?;

@@ -12,6 +12,7 @@ use crate::domain::time::china_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Query;
 use crate::import::{self, ImportError, Options, Report, Scope, TableError};
 use crate::routes::actor;
 use crate::state::AppState;
@@ -69,7 +70,7 @@ pub async fn create_import(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    query: web::Query<ImportQuery>,
+    query: Query<ImportQuery>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
     let scope = match user.role {

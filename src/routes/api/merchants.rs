@@ -29,6 +29,7 @@ use crate::domain::time::{china_date, parse_date};
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{Json, Query};
 use crate::i18n;
 use crate::routes::actor;
 use crate::routes::api::paging::{Page, PageQuery};
@@ -386,7 +387,7 @@ pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<CreateMerchantRequest>,
+    body: Json<CreateMerchantRequest>,
 ) -> AppResult<HttpResponse> {
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants cannot create merchants"));
@@ -455,8 +456,8 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<ListQuery>,
-    paging: web::Query<PageQuery>,
+    query: Query<ListQuery>,
+    paging: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<MerchantSummary>>> {
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants see only their own record"));
@@ -709,7 +710,7 @@ pub async fn update(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<Map<String, Value>>,
+    body: Json<Map<String, Value>>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let patch = body.into_inner();
@@ -1151,7 +1152,7 @@ pub async fn create_licence(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<LicenceRequest>,
+    body: Json<LicenceRequest>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let row = create_record(&state, &req, &user, id, |m| {
@@ -1178,7 +1179,7 @@ pub async fn list_inspections(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<InspectionQuery>,
+    query: Query<InspectionQuery>,
 ) -> AppResult<web::Json<Vec<InspectionRow>>> {
     let mut conn = state.pool.get().await?;
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
@@ -1201,7 +1202,7 @@ pub async fn create_inspection(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<InspectionRequest>,
+    body: Json<InspectionRequest>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let row = create_record(&state, &req, &user, id, |m| {
@@ -1227,7 +1228,7 @@ pub async fn list_credit_records(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<CreditQuery>,
+    query: Query<CreditQuery>,
 ) -> AppResult<web::Json<Vec<CreditRecordRow>>> {
     let mut conn = state.pool.get().await?;
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
@@ -1251,7 +1252,7 @@ pub async fn create_credit_record(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<CreditRecordRequest>,
+    body: Json<CreditRecordRequest>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let row = create_record(&state, &req, &user, id, |m| {

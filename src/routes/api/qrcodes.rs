@@ -13,6 +13,7 @@ use crate::db::shop_codes::ShopCodeRow;
 use crate::domain::region::RegionCode;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Query;
 use crate::pages::poster::Poster;
 use crate::qr;
 use crate::routes::actor;
@@ -213,7 +214,7 @@ pub async fn qrcode_png(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<SizeQuery>,
+    query: Query<SizeQuery>,
 ) -> AppResult<HttpResponse> {
     let size = query.size.unwrap_or(qr::DEFAULT_SIZE);
     if !(qr::MIN_SIZE..=qr::MAX_SIZE).contains(&size) {
@@ -327,7 +328,7 @@ pub async fn scans(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<ScansQuery>,
+    query: Query<ScansQuery>,
 ) -> AppResult<web::Json<ScanStats>> {
     let days = query.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
@@ -484,7 +485,7 @@ pub async fn region_zip(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-    query: web::Query<ZipQuery>,
+    query: Query<ZipQuery>,
 ) -> AppResult<HttpResponse> {
     let png = match query.format.as_deref().map(str::trim) {
         None | Some("") | Some("svg") => false,

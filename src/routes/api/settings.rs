@@ -12,6 +12,7 @@ use crate::db::calendar::DeadlineRule;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Json;
 use crate::routes::actor;
 use crate::state::AppState;
 
@@ -33,6 +34,7 @@ pub async fn list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeadlineRuleBody {
     /// Working days after receipt to accept or reject (1–365).
     pub accept_working_days: i32,
@@ -91,7 +93,7 @@ pub async fn put(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<NaiveDate>,
-    body: web::Json<DeadlineRuleBody>,
+    body: Json<DeadlineRuleBody>,
 ) -> AppResult<web::Json<DeadlineRule>> {
     policy::administer(&user).check()?;
     validate(&body).map_err(AppError::Validation)?;

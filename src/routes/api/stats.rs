@@ -18,6 +18,7 @@ use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Query;
 use crate::routes::complaint_flow::today;
 use crate::state::AppState;
 
@@ -320,7 +321,7 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
 pub async fn stats(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> AppResult<web::Json<StatsReport>> {
     Ok(web::Json(report(&state, &user, &query).await?))
 }
@@ -457,7 +458,7 @@ fn file_name(r: &StatsReport, ext: &str) -> String {
 pub async fn stats_csv(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> AppResult<HttpResponse> {
     let r = report(&state, &user, &query).await?;
     let mut w = csv::Writer::from_writer(Vec::from("\u{feff}".as_bytes()));
@@ -495,7 +496,7 @@ pub async fn stats_csv(
 pub async fn stats_xlsx(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> AppResult<HttpResponse> {
     let r = report(&state, &user, &query).await?;
     let name = file_name(&r, "xlsx");

@@ -14,10 +14,12 @@ use crate::domain::region::RegionCode;
 use crate::domain::user::{NewPassword, Role, Username};
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Json;
 use crate::routes::actor;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub username: String,
     pub password: String,
@@ -139,7 +141,7 @@ pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
 ) -> AppResult<HttpResponse> {
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants cannot create accounts"));
