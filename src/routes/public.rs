@@ -208,7 +208,7 @@ async fn degraded(
 /// The scan page: who the shop is, its grade and why, licences, inspections, credit records.
 /// 404 page for an unknown code, 410 page for a withdrawn one; 503 with Retry-After only when
 /// PostgreSQL is down and the page is not cached.
-#[utoipa::path(tag = "public", params(("code" = String, Path), LangQuery), responses(
+#[utoipa::path(operation_id = "scan_page", tag = "public", params(("code" = String, Path), LangQuery), responses(
     (status = 200, content_type = "text/html", headers(("ETag" = String))),
     (status = 304),
     (status = 404, content_type = "text/html"),
@@ -286,7 +286,7 @@ async fn serve_shop_page(state: web::Data<AppState>, req: &HttpRequest) -> AppRe
 }
 
 /// The scan page's content as JSON. 404 unknown, 410 `code_withdrawn`.
-#[utoipa::path(tag = "public", params(("code" = String, Path)), responses(
+#[utoipa::path(operation_id = "get_public_shop", tag = "public", params(("code" = String, Path)), responses(
     (status = 200, body = PublicShop, headers(("ETag" = String))),
     (status = 304),
     (status = 404, body = Problem, content_type = "application/problem+json"),

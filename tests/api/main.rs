@@ -10,6 +10,7 @@ mod helpers;
 mod imports;
 mod merchants;
 mod migrations;
+mod openapi;
 mod ops;
 mod page_cache;
 mod qrcodes;

@@ -36,7 +36,7 @@ const MAX_LOGIN_PASSWORD_CHARS: usize = 1024;
 
 /// Log in with username and password. Five failures for one username from one client IP within
 /// 15 minutes block further attempts (429 with `Retry-After`) until the window ends.
-#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+#[utoipa::path(operation_id = "login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
@@ -100,7 +100,7 @@ pub async fn login(
 }
 
 /// The caller.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "get_current_user", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = CurrentUser),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]

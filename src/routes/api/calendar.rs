@@ -39,7 +39,7 @@ fn year_param(year: i32) -> AppResult<i32> {
 }
 
 /// One year's holidays and make-up working days.
-#[utoipa::path(tag = "calendar", params(("year" = i32, Path)), responses(
+#[utoipa::path(operation_id = "get_calendar_year", tag = "calendar", params(("year" = i32, Path)), responses(
     (status = 200, body = CalendarYearBody),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -60,7 +60,7 @@ pub async fn get_year(
 
 /// Replace one year's schedule (admin). A make-up working day must be a weekend day and cannot
 /// also be a holiday; every date must be in that year. Audited with the old and new schedule.
-#[utoipa::path(tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
+#[utoipa::path(operation_id = "put_calendar_year", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
     request_body = CalendarYearUpdate, responses(
     (status = 200, body = CalendarYearBody),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -125,7 +125,7 @@ pub struct AddWorkingDaysAnswer {
 }
 
 /// The N-th working day after a date, by the calendar: how complaint deadlines are computed.
-#[utoipa::path(tag = "calendar", params(AddWorkingDaysQuery), responses(
+#[utoipa::path(operation_id = "add_working_days", tag = "calendar", params(AddWorkingDaysQuery), responses(
     (status = 200, body = AddWorkingDaysAnswer),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]

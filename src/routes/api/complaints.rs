@@ -173,7 +173,7 @@ pub struct ComplaintQuery {
 
 /// The queue: regulators see their jurisdiction (overdue first), merchants their own
 /// complaints with the consumer masked.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), params(ComplaintQuery, PageQuery), responses(
+#[utoipa::path(operation_id = "list_complaints", tag = "complaints", security(("bearer" = [])), params(ComplaintQuery, PageQuery), responses(
     (status = 200, body = Page<ComplaintView>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -320,7 +320,7 @@ async fn full_view(
 }
 
 /// One complaint with its timeline, deadlines and (for regulators) the flag's evidence.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_complaint", tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = ComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -351,7 +351,7 @@ pub struct ActionRequest {
 
 /// Take a step in the workflow. 409 `illegal_transition` when the complaint's state does not
 /// allow it; 403 when the action is the other side's.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ActionRequest, responses(
+#[utoipa::path(operation_id = "act_on_complaint", tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ActionRequest, responses(
     (status = 200, body = ComplaintView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -420,7 +420,7 @@ pub struct SubmitResponse {
 
 /// File a complaint. Send a fresh `Idempotency-Key` (e.g. a UUID) with each new complaint and
 /// the same key with every retry of it: a retry gets the first answer and creates nothing.
-#[utoipa::path(tag = "public", request_body = SubmitRequest,
+#[utoipa::path(operation_id = "submit_complaint", tag = "public", request_body = SubmitRequest,
     params(("Idempotency-Key" = String, Header, description = "one key per complaint, reused on retries")),
     responses(
     (status = 201, body = SubmitResponse),
@@ -543,7 +543,7 @@ fn no_store<T: Serialize>(value: &T) -> HttpResponse {
 
 /// Status and timeline. 404 unless the phone is the one the complaint was filed with; failed
 /// lookups are rate limited per client.
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path), PhoneQuery), responses(
+#[utoipa::path(operation_id = "track_complaint", tag = "public", params(("tracking_no" = String, Path), PhoneQuery), responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
@@ -568,7 +568,7 @@ pub struct ConfirmRequest {
 }
 
 /// The consumer accepts or declines the merchant's settlement offer.
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path)), request_body = ConfirmRequest, responses(
+#[utoipa::path(operation_id = "confirm_complaint", tag = "public", params(("tracking_no" = String, Path)), request_body = ConfirmRequest, responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -618,7 +618,7 @@ pub struct RatingRequest {
 }
 
 /// Rate how the complaint was handled: once, and only when it is closed (409 otherwise).
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path)), request_body = RatingRequest, responses(
+#[utoipa::path(operation_id = "rate_complaint", tag = "public", params(("tracking_no" = String, Path)), request_body = RatingRequest, responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -690,7 +690,7 @@ pub struct WithdrawRequest {
 }
 
 /// The consumer withdraws an open complaint.
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path)), request_body = WithdrawRequest, responses(
+#[utoipa::path(operation_id = "withdraw_complaint", tag = "public", params(("tracking_no" = String, Path)), request_body = WithdrawRequest, responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -731,7 +731,7 @@ pub struct WarningRequest {
 
 /// Publish a consumer warning; it shows on the scan pages of matching merchants until
 /// `valid_until`.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), request_body = WarningRequest, responses(
+#[utoipa::path(operation_id = "create_warning", tag = "complaints", security(("bearer" = [])), request_body = WarningRequest, responses(
     (status = 201, body = WarningRow),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -864,7 +864,7 @@ pub struct WarningQuery {
 }
 
 /// Consumer warnings in force.
-#[utoipa::path(tag = "public", params(WarningQuery), responses(
+#[utoipa::path(operation_id = "list_warnings", tag = "public", params(WarningQuery), responses(
     (status = 200, body = Vec<WarningRow>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]

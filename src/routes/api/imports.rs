@@ -56,7 +56,7 @@ pub fn into_app_error(e: ImportError) -> AppError {
 /// English; upsert by USCC. All-or-nothing unless `partial=true`; `dry_run=true` writes
 /// nothing. 200 with the report when committed or dry run; 422 with the report when rejected
 /// rows stopped it.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(ImportQuery),
+#[utoipa::path(operation_id = "import_merchants", tag = "merchants", security(("bearer" = [])), params(ImportQuery),
     request_body(content_type = "multipart/form-data", description = "`file`"),
     responses(
     (status = 200, body = Report),

@@ -376,7 +376,7 @@ impl From<CreateMerchantRequest> for MerchantDraft {
 }
 
 /// Create a merchant in the caller's jurisdiction. 409 `duplicate_uscc` if the USCC exists.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), request_body = CreateMerchantRequest, responses(
+#[utoipa::path(operation_id = "create_merchant", tag = "merchants", security(("bearer" = [])), request_body = CreateMerchantRequest, responses(
     (status = 201, body = MerchantView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -447,7 +447,7 @@ pub struct ListQuery {
 }
 
 /// Merchants in the caller's jurisdiction (admins: all), newest first.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(ListQuery, PageQuery), responses(
+#[utoipa::path(operation_id = "list_merchants", tag = "merchants", security(("bearer" = [])), params(ListQuery, PageQuery), responses(
     (status = 200, body = Page<MerchantSummary>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -578,7 +578,7 @@ async fn managed_merchant(
 }
 
 /// The full record with its grade and the reasons for it.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_merchant", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = MerchantView, headers(("ETag" = String))),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -694,7 +694,7 @@ fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<
 /// Change a merchant. Regulators: any field; the merchant itself: phone, opening hours and
 /// months, status (open / seasonal_closed), description, pledges. `If-Match` or `version`
 /// makes the write conditional (409 `stale_version`).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path),
+#[utoipa::path(operation_id = "update_merchant", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path),
     ("If-Match" = Option<String>, Header, description = "ETag from GET")),
     request_body(content = Object, description = "any subset of the merchant fields, plus optional `version`"),
     responses(
@@ -1117,7 +1117,7 @@ fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
 }
 
 /// A merchant's licences (expired ones marked).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "list_licences", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = [LicenceView]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1140,7 +1140,7 @@ pub async fn list_licences(
 }
 
 /// Record a licence (regulators of the merchant's region).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = LicenceRequest, responses(
+#[utoipa::path(operation_id = "create_licence", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = LicenceRequest, responses(
     (status = 201, body = LicenceView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1170,7 +1170,7 @@ pub struct InspectionQuery {
 }
 
 /// A merchant's inspections, newest first.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), InspectionQuery), responses(
+#[utoipa::path(operation_id = "list_inspections", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), InspectionQuery), responses(
     (status = 200, body = [InspectionRow]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1190,7 +1190,7 @@ pub async fn list_inspections(
 }
 
 /// Record an inspection; the merchant's grade is recomputed in the same transaction.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = InspectionRequest, responses(
+#[utoipa::path(operation_id = "create_inspection", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = InspectionRequest, responses(
     (status = 201, body = InspectionRow),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1219,7 +1219,7 @@ pub struct CreditQuery {
 }
 
 /// A merchant's credit records in publicity (regulators may ask for expired ones too).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), CreditQuery), responses(
+#[utoipa::path(operation_id = "list_credit_records", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), CreditQuery), responses(
     (status = 200, body = [CreditRecordRow]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1240,7 +1240,7 @@ pub async fn list_credit_records(
 
 /// Record a penalty, list entry or commendation; the grade is recomputed in the same
 /// transaction.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CreditRecordRequest, responses(
+#[utoipa::path(operation_id = "create_credit_record", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CreditRecordRequest, responses(
     (status = 201, body = CreditRecordRow),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),

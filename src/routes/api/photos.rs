@@ -87,7 +87,7 @@ pub async fn read_multipart(
 
 /// Upload a storefront or interior photo: multipart `file` (JPEG, PNG or WebP — recognised by
 /// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(operation_id = "upload_merchant_photo", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "`file` and `kind`"),
     responses(
     (status = 201, body = PhotoView),
@@ -189,7 +189,7 @@ pub async fn upload_photo(
 
 /// A photo's bytes (public: photos are shown on the scan page). Immutable: a new upload is a
 /// new id, so clients and proxies may cache forever.
-#[utoipa::path(tag = "public", params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_photo", tag = "public", params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/jpeg"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -201,7 +201,7 @@ pub async fn photo_display(
     serve(&state, path.into_inner(), false).await
 }
 
-#[utoipa::path(tag = "public", params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_photo_thumb", tag = "public", params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/jpeg"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]

@@ -91,7 +91,7 @@ async fn managing(
 }
 
 /// Issue the merchant's code, or re-issue it: the previous code then answers 410 on its page.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "issue_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 201, body = ShopCodeView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -137,7 +137,7 @@ pub async fn issue(
 }
 
 /// Revoke the merchant's code (its page then answers 410). 404 when it has none.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "revoke_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 204),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -174,7 +174,7 @@ pub async fn revoke(
 }
 
 /// The active code (regulators of the merchant and the merchant itself). 404 when none.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = ShopCodeView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -204,7 +204,7 @@ pub struct SizeQuery {
 }
 
 /// The code alone as a PNG (level Q, quiet zone 4).
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), SizeQuery), responses(
+#[utoipa::path(operation_id = "get_qrcode_png", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), SizeQuery), responses(
     (status = 200, content_type = "image/png"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -231,7 +231,7 @@ pub async fn qrcode_png(
 }
 
 /// The code alone as SVG.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_qrcode_svg", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/svg+xml"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -255,7 +255,7 @@ pub struct BulkIssued {
 
 /// Issue codes for every merchant in a region (a prefecture: all its counties) that is not
 /// closed and has no active code. One transaction, one audit event.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
+#[utoipa::path(operation_id = "issue_region_qrcodes", tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
     (status = 200, body = BulkIssued),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -318,7 +318,7 @@ pub struct ScanStats {
 }
 
 /// Scans of the merchant's codes per day (counted in memory, written every few seconds).
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), ScansQuery), responses(
+#[utoipa::path(operation_id = "get_merchant_scans", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), ScansQuery), responses(
     (status = 200, body = ScanStats),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -374,7 +374,7 @@ async fn poster_facts(
 
 /// The print-ready poster (A6, 300 dpi) as SVG: programme title, shop name, the code and its
 /// text, instructions in Chinese and English, the hotline.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_poster_svg", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/svg+xml"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -396,7 +396,7 @@ pub async fn poster_svg(
 
 /// The same poster as a 1240×1748 PNG with the Chinese text rendered from an installed CJK
 /// font (503 if none is installed, rather than a poster with missing characters).
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_poster_png", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/png"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 503, body = Problem, content_type = "application/problem+json"),
@@ -473,7 +473,7 @@ pub struct ZipQuery {
 
 /// Posters of every active code in a region, one file each named by USCC, as a zip that
 /// streams while it is written.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code"), ZipQuery), responses(
+#[utoipa::path(operation_id = "get_region_posters_zip", tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code"), ZipQuery), responses(
     (status = 200, content_type = "application/zip"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -17,7 +17,7 @@ use crate::routes::actor;
 use crate::state::AppState;
 
 /// Every rule, oldest first (staff).
-#[utoipa::path(tag = "settings", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "list_complaint_deadlines", tag = "settings", security(("bearer" = [])), responses(
     (status = 200, body = Vec<DeadlineRule>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -80,7 +80,7 @@ fn validate(body: &DeadlineRuleBody) -> Result<(), Vec<FieldError>> {
 }
 
 /// Set the rule taking effect on a date (admin); audited with the rule it replaces.
-#[utoipa::path(tag = "settings", security(("bearer" = [])),
+#[utoipa::path(operation_id = "put_complaint_deadline", tag = "settings", security(("bearer" = [])),
     params(("effective_from" = String, Path, description = "YYYY-MM-DD")),
     request_body = DeadlineRuleBody, responses(
     (status = 200, body = DeadlineRule),

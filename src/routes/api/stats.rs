@@ -312,7 +312,7 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
 }
 
 /// Indicators per county and in total for a period.
-#[utoipa::path(tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
+#[utoipa::path(operation_id = "get_stats", tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
     (status = 200, body = StatsReport),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -450,7 +450,7 @@ fn file_name(r: &StatsReport, ext: &str) -> String {
 
 /// The same indicators as CSV (UTF-8 with BOM, so Excel reads the Chinese; header of column
 /// keys; rates as fractions; money in fen).
-#[utoipa::path(tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
+#[utoipa::path(operation_id = "get_stats_csv", tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
     (status = 200, content_type = "text/csv"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -488,7 +488,7 @@ pub async fn stats_csv(
 
 /// The same indicators as an Excel workbook: a row of Chinese labels, a row of column keys,
 /// then one row per region and the total; rates formatted as percentages.
-#[utoipa::path(tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
+#[utoipa::path(operation_id = "get_stats_xlsx", tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
     (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]

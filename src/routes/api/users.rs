@@ -129,7 +129,7 @@ fn validate(body: &CreateUserRequest) -> Result<ValidCreate, Vec<FieldError>> {
 
 /// Create an account. Admins create any; a regulator creates merchant logins for merchants in
 /// its jurisdiction (404 for a merchant outside it). Audited.
-#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = CreateUserRequest, responses(
+#[utoipa::path(operation_id = "create_user", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest, responses(
     (status = 201, body = UserView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -223,7 +223,7 @@ pub async fn create(
 
 /// One account: oneself; admins any; regulators the merchant logins of merchants in their
 /// jurisdiction (404 otherwise).
-#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_user", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = UserView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
