@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod import;
+pub mod openapi;
 pub mod pages;
 pub mod photos;
 pub mod qr;

@@ -225,3 +225,127 @@ async fn bad_query_and_path_parameters() {
     let body = assert_problem(resp, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "year");
 }
+
+async fn allow_of(app: &crate::helpers::TestApp, method: &str, path: &str) -> String {
+    let resp = app
+        .client
+        .request(method.parse().unwrap(), app.url(path))
+        .send()
+        .await
+        .unwrap();
+    let allow = resp
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{method} {path}: no Allow header"));
+    assert_problem(resp, 405, "method_not_allowed").await;
+    allow
+}
+
+/// A 405 says which methods the resource has (RFC 9110), the same as the spec.
+#[tokio::test]
+async fn method_not_allowed_lists_the_allowed_methods() {
+    let app = spawn_app().await;
+    assert_eq!(
+        allow_of(&app, "DELETE", "/api/v1/regions").await,
+        "GET, HEAD"
+    );
+    assert_eq!(allow_of(&app, "GET", "/api/v1/auth/login").await, "POST");
+    assert_eq!(
+        allow_of(&app, "PATCH", "/api/v1/merchants").await,
+        "GET, HEAD, POST"
+    );
+    assert_eq!(
+        allow_of(&app, "PUT", "/api/v1/merchants/12/qrcode").await,
+        "GET, HEAD, POST, DELETE"
+    );
+    assert_eq!(allow_of(&app, "TRACE", "/healthz").await, "GET, HEAD");
+    // outside the middlewares, the scan page too
+    assert_eq!(allow_of(&app, "POST", "/s/ABCDEFGHJKMN").await, "GET, HEAD");
+    // `{year}` must not swallow the fixed route: PUT is not allowed there (it was a 404)
+    assert_eq!(
+        allow_of(&app, "PUT", "/api/v1/calendar/add-working-days").await,
+        "GET, HEAD"
+    );
+    // ...while a year that does not parse is still no such thing
+    let resp = app
+        .client
+        .put(app.url("/api/v1/calendar/abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 404, "not_found").await;
+}
+
+/// HEAD is answered wherever GET is: the same status and headers, no body.
+#[tokio::test]
+async fn head_works_wherever_get_does() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let reg = app.regulator(&["513201"]).await;
+    let m = app.merchant_in("513201").await;
+    let resp = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/qrcode", m.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let code = resp.json::<serde_json::Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, token, status, ct) in [
+        ("/healthz".to_owned(), None, 200, "application/json"),
+        ("/".to_owned(), None, 200, "text/html; charset=utf-8"),
+        ("/api/v1/regions".to_owned(), None, 200, "application/json"),
+        (
+            format!("/api/v1/merchants/{}", m.id),
+            Some(&admin.token),
+            200,
+            "application/json",
+        ),
+        (format!("/s/{code}"), None, 200, "text/html; charset=utf-8"),
+        (
+            "/s/ABCDEFGHJKMN".to_owned(),
+            None,
+            404,
+            "text/html; charset=utf-8",
+        ),
+        (
+            "/api/v1/merchants/1".to_owned(),
+            None,
+            401,
+            "application/problem+json",
+        ),
+    ] {
+        let mut head = app.client.head(app.url(&path));
+        let mut get = app.client.get(app.url(&path));
+        if let Some(t) = token {
+            head = head.bearer_auth(t);
+            get = get.bearer_auth(t);
+        }
+        let head = head.send().await.unwrap();
+        let get = get.send().await.unwrap();
+        assert_eq!(head.status().as_u16(), status, "HEAD {path}");
+        assert_eq!(get.status().as_u16(), status, "GET {path}");
+        assert_eq!(head.headers()["content-type"], ct, "HEAD {path}");
+        if path.starts_with("/s/") {
+            assert_eq!(head.headers().get("etag"), get.headers().get("etag"));
+        }
+        let get_len = get.bytes().await.unwrap().len();
+        assert!(get_len > 0, "GET {path} has a body");
+        assert_eq!(
+            head.headers()
+                .get("content-length")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            Some(get_len.to_string()),
+            "HEAD {path} announces the GET body's length"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path}: no body"
+        );
+    }
+}

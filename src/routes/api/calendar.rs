@@ -43,7 +43,8 @@ fn year_param(year: i32) -> AppResult<i32> {
     (status = 200, body = CalendarYearBody),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/calendar/{year}")]
+// digits only: `/calendar/add-working-days` is another resource, not a year
+#[get("/calendar/{year:\\d+}")]
 pub async fn get_year(
     state: web::Data<AppState>,
     path: web::Path<i32>,
@@ -66,7 +67,7 @@ pub async fn get_year(
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/calendar/{year}")]
+#[put("/calendar/{year:\\d+}")]
 pub async fn put_year(
     state: web::Data<AppState>,
     req: HttpRequest,
