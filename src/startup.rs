@@ -190,6 +190,7 @@ impl Application {
                         ),
                 )
                 .split_for_parts();
+            let api = crate::openapi::finish(api);
             let routes = web::Data::new(crate::openapi::RouteTable::new(&api));
             app.app_data(routes)
                 .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))

@@ -212,7 +212,7 @@ pub struct TrackQuery {
 
 /// The tracking form (tracking number + phone). After a new complaint it shows the number to
 /// note down.
-#[utoipa::path(operation_id = "track_page", tag = "public", params(("lang" = Option<String>, Query), ("no" = Option<String>, Query)), responses(
+#[utoipa::path(operation_id = "track_page", tag = "public", params(LangQuery, ("no" = Option<String>, Query)), responses(
     (status = 200, content_type = "text/html"),
 ))]
 #[get("/track")]

@@ -23,9 +23,19 @@ pub const CACHE_CONTROL: &str = "public, max-age=15, stale-while-revalidate=60";
 /// How long a client should wait when the database is down and the page is not cached.
 const RETRY_AFTER_SECS: u64 = 30;
 
+/// The languages of the pages (one locale file each).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Zh,
+    En,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LangQuery {
     /// `zh` (default) or `en`; otherwise `Accept-Language` decides.
+    #[param(inline, value_type = Option<Lang>)]
     pub lang: Option<String>,
 }
 

@@ -15,6 +15,7 @@ mod ops;
 mod page_cache;
 mod qrcodes;
 mod records;
+mod schemathesis;
 mod shop_page;
 mod stats;
 mod users;

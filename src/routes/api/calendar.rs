@@ -39,7 +39,7 @@ fn year_param(year: i32) -> AppResult<i32> {
 }
 
 /// One year's holidays and make-up working days.
-#[utoipa::path(operation_id = "get_calendar_year", tag = "calendar", params(("year" = i32, Path)), responses(
+#[utoipa::path(operation_id = "get_calendar_year", tag = "calendar", params(("year" = i32, Path, minimum = 2000, maximum = 2100)), responses(
     (status = 200, body = CalendarYearBody),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -61,7 +61,7 @@ pub async fn get_year(
 
 /// Replace one year's schedule (admin). A make-up working day must be a weekend day and cannot
 /// also be a holiday; every date must be in that year. Audited with the old and new schedule.
-#[utoipa::path(operation_id = "put_calendar_year", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
+#[utoipa::path(operation_id = "put_calendar_year", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path, minimum = 2000, maximum = 2100)),
     request_body = CalendarYearUpdate, responses(
     (status = 200, body = CalendarYearBody),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -111,6 +111,7 @@ pub struct AddWorkingDaysQuery {
     /// Start date (e.g. the day a complaint was received).
     pub from: NaiveDate,
     /// Number of working days to add (0–400).
+    #[param(minimum = 0, maximum = 400)]
     pub days: u32,
 }
 

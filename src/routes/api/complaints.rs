@@ -37,7 +37,9 @@ pub struct TimelineEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     pub action: String,
+    #[schema(inline, value_type = Option<State>)]
     pub from_status: Option<String>,
+    #[schema(inline, value_type = State)]
     pub to_status: String,
     pub note: String,
 }
@@ -66,7 +68,9 @@ pub struct FlagEvidence {
     pub merchant_id: i64,
     pub merchant_name: String,
     pub received_at: DateTime<Utc>,
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
 }
 
@@ -81,10 +85,12 @@ pub struct ComplaintView {
     pub region_code: String,
     pub consumer_name: String,
     pub consumer_phone: String,
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
     pub description: String,
     pub amount_fen: Option<i64>,
     pub desired_outcome: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
     pub received_at: DateTime<Utc>,
     /// Green channel: the merchant may propose a settlement until this day.
@@ -100,6 +106,7 @@ pub struct ComplaintView {
     pub proposal: Option<String>,
     pub proposal_amount_fen: Option<i64>,
     pub amount_recovered_fen: i64,
+    #[schema(inline, value_type = Option<Rating>)]
     pub rating: Option<String>,
     pub rating_comment: Option<String>,
     /// Professional-claimant pattern on this phone (regulators and admins only).
@@ -162,6 +169,7 @@ fn view(row: ComplaintRow, merchant_name: String, user: &CurrentUser) -> Complai
 pub struct ComplaintQuery {
     /// `submitted`, `merchant_proposed`, `accepted`, `rejected`, `resolved`, `terminated`,
     /// `withdrawn`.
+    #[param(inline, value_type = Option<State>)]
     pub status: Option<String>,
     /// A region code (a prefecture covers its counties).
     pub region: Option<String>,
@@ -342,6 +350,7 @@ pub async fn get(
 pub struct ActionRequest {
     /// `propose` (merchant), `accept`, `reject` (needs `note`), `resolve`, `terminate` (needs
     /// `note`) (regulator).
+    #[schema(inline, value_type = Action)]
     pub action: String,
     #[serde(default)]
     pub note: String,
@@ -399,9 +408,12 @@ pub struct SubmitRequest {
     /// A mainland mobile or landline.
     pub phone: String,
     /// `quality`, `price`, `service`, `false_advertising`, `safety`, `contract`, `other`.
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
     /// 10–2,000 characters.
+    #[schema(min_length = 10, max_length = 2000)]
     pub description: String,
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub amount_fen: Option<i64>,
     #[serde(default)]
     pub desired_outcome: Option<String>,
@@ -411,6 +423,7 @@ pub struct SubmitRequest {
 pub struct SubmitResponse {
     /// 12 digits; read aloud in two groups of six.
     pub tracking_no: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
     /// Until this day the merchant may settle first (green channel).
     pub merchant_deadline: Option<NaiveDate>,
@@ -421,7 +434,8 @@ pub struct SubmitResponse {
 /// File a complaint. Send a fresh `Idempotency-Key` (e.g. a UUID) with each new complaint and
 /// the same key with every retry of it: a retry gets the first answer and creates nothing.
 #[utoipa::path(operation_id = "submit_complaint", tag = "public", request_body = SubmitRequest,
-    params(("Idempotency-Key" = String, Header, description = "one key per complaint, reused on retries")),
+    params(("Idempotency-Key" = String, Header, description = "one key per complaint, reused on retries",
+        min_length = 1, max_length = 200, pattern = "^[!-~]([ -~]{0,198}[!-~])?$")),
     responses(
     (status = 201, body = SubmitResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -484,7 +498,9 @@ pub struct PublicComplaintView {
     pub tracking_no: String,
     pub merchant_name: String,
     pub shop_code: String,
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
     pub received_at: DateTime<Utc>,
     pub merchant_deadline: Option<NaiveDate>,
@@ -494,6 +510,7 @@ pub struct PublicComplaintView {
     pub proposal: Option<String>,
     pub proposal_amount_fen: Option<i64>,
     pub amount_recovered_fen: i64,
+    #[schema(inline, value_type = Option<Rating>)]
     pub rating: Option<String>,
     /// The consumer may accept or decline the merchant's offer now.
     pub can_confirm: bool,
@@ -572,6 +589,7 @@ pub struct ConfirmRequest {
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/public/complaints/{tracking_no}/confirm")]
 pub async fn confirm(
@@ -613,7 +631,9 @@ async fn consumer_act(
 pub struct RatingRequest {
     pub phone: String,
     /// `satisfied`, `basically_satisfied`, `dissatisfied`.
+    #[schema(inline, value_type = Rating)]
     pub rating: String,
+    #[schema(max_length = 500)]
     pub comment: Option<String>,
 }
 
@@ -623,6 +643,7 @@ pub struct RatingRequest {
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/public/complaints/{tracking_no}/rating")]
 pub async fn rate(
@@ -694,6 +715,7 @@ pub struct WithdrawRequest {
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/public/complaints/{tracking_no}/withdraw")]
 pub async fn withdraw(
@@ -722,8 +744,11 @@ pub struct WarningRequest {
     /// Where it applies (a prefecture covers its counties); omitted: everywhere (admins).
     pub region_code: Option<String>,
     /// Which kind of merchant it concerns; omitted: all.
+    #[schema(inline, value_type = Option<MerchantCategory>)]
     pub category: Option<String>,
+    #[schema(max_length = 100)]
     pub title: String,
+    #[schema(max_length = 1000)]
     pub body: String,
     /// Shown until the end of this day (China time).
     pub valid_until: String,
@@ -860,6 +885,7 @@ pub struct WarningQuery {
     /// Warnings that apply to this region (including those of the prefecture above it and
     /// those for everywhere).
     pub region: Option<String>,
+    #[param(inline, value_type = Option<MerchantCategory>)]
     pub category: Option<String>,
 }
 
@@ -880,6 +906,9 @@ pub async fn list_warnings(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
+    if let Some(c) = category {
+        MerchantCategory::parse_field(c, "category").map_err(AppError::validation)?;
+    }
     let mut conn = state.pool.get().await?;
     let rows: Vec<WarningRow> = db::complaints::active_warnings(&mut conn, today())
         .await?

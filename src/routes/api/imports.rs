@@ -25,6 +25,16 @@ pub struct ImportQuery {
     pub partial: Option<bool>,
 }
 
+/// The multipart form of an import (schema only).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    /// CSV (UTF-8, UTF-16 or GBK) or XLSX; at most 20 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// The answer when rejected rows stopped an all-or-nothing import: problem+json, with every
 /// row error in `errors` (field `rows[N].field`, N the Excel row) and the whole report.
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,6 +46,8 @@ pub struct ImportRejected {
     pub detail: String,
     pub code: &'static str,
     pub errors: Vec<FieldError>,
+    /// With `code` `import_rejected` (a 422 for a bad query parameter has none).
+    #[schema(required = false)]
     pub report: Report,
 }
 
@@ -57,7 +69,7 @@ pub fn into_app_error(e: ImportError) -> AppError {
 /// nothing. 200 with the report when committed or dry run; 422 with the report when rejected
 /// rows stopped it.
 #[utoipa::path(operation_id = "import_merchants", tag = "merchants", security(("bearer" = [])), params(ImportQuery),
-    request_body(content_type = "multipart/form-data", description = "`file`"),
+    request_body(content = inline(ImportUpload), content_type = "multipart/form-data"),
     responses(
     (status = 200, body = Report),
     (status = 403, body = Problem, content_type = "application/problem+json"),

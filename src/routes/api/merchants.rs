@@ -55,7 +55,7 @@ pub fn etag(m: &MerchantRow) -> String {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReasonView {
     pub code: &'static str,
-    #[schema(value_type = String)]
+    #[schema(inline, value_type = Grade)]
     pub grade: Grade,
     /// The reason in every language: `{"zh": "…", "en": "…"}`.
     pub message: BTreeMap<String, String>,
@@ -114,9 +114,12 @@ pub struct MerchantSummary {
     pub id: i64,
     pub uscc: String,
     pub name: String,
+    #[schema(inline, value_type = Category)]
     pub category: String,
     pub region_code: String,
+    #[schema(inline, value_type = Status)]
     pub status: String,
+    #[schema(inline, value_type = Grade)]
     pub grade: String,
     pub address: Option<String>,
     pub phone: Option<String>,
@@ -145,6 +148,7 @@ impl From<MerchantRow> for MerchantSummary {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PhotoView {
     pub id: i64,
+    #[schema(inline, value_type = crate::domain::merchant::PhotoKind)]
     pub kind: String,
     pub width: i32,
     pub height: i32,
@@ -176,6 +180,7 @@ pub struct MerchantView {
     pub uscc_warning: bool,
     pub name: String,
     pub legal_representative: Option<String>,
+    #[schema(inline, value_type = Category)]
     pub category: String,
     pub region_code: String,
     pub region_override_reason: Option<String>,
@@ -183,11 +188,13 @@ pub struct MerchantView {
     pub phone: Option<String>,
     pub business_scope: Option<String>,
     pub registered_on: Option<NaiveDate>,
+    #[schema(inline, value_type = Status)]
     pub status: String,
     pub opening_hours: Option<String>,
     pub opening_months: Vec<i16>,
     pub description: Option<String>,
     pub pledges: Vec<String>,
+    #[schema(inline, value_type = Grade)]
     pub grade: String,
     pub grade_reasons: Vec<ReasonView>,
     pub badges: Vec<BadgeView>,
@@ -336,6 +343,7 @@ pub struct CreateMerchantRequest {
     pub name: String,
     pub legal_representative: Option<String>,
     /// `pharmacy`, `restaurant`, `scenic_spot`, `hotel`, `retail`, `other` (Chinese names accepted).
+    #[schema(inline, value_type = Option<Category>)]
     pub category: Option<String>,
     /// Defaults to the USCC's positions 3–8.
     pub region_code: Option<String>,
@@ -344,6 +352,7 @@ pub struct CreateMerchantRequest {
     pub business_scope: Option<String>,
     pub registered_on: Option<String>,
     /// `open` (default), `seasonal_closed`, `closed`.
+    #[schema(inline, value_type = Option<Status>)]
     pub status: Option<String>,
     pub opening_hours: Option<String>,
     pub opening_months: Option<Vec<i32>>,
@@ -440,9 +449,12 @@ pub struct ListQuery {
     pub region: Option<String>,
     /// Substring of the name (any case) or of the USCC.
     pub q: Option<String>,
+    #[param(inline, value_type = Option<Category>)]
     pub category: Option<String>,
+    #[param(inline, value_type = Option<Status>)]
     pub status: Option<String>,
     /// `A`, `B`, `C` or `D`.
+    #[param(inline, value_type = Option<Grade>)]
     pub grade: Option<String>,
 }
 
@@ -662,6 +674,35 @@ fn apply_patch(draft: &mut MerchantDraft, patch: &Map<String, Value>) -> Vec<Fie
     errors
 }
 
+/// The body of a PATCH (schema only; the handler reads a map so that `null` can clear a field).
+/// Any subset; regulators any field, the merchant itself only phone, opening_hours,
+/// opening_months, status (open / seasonal_closed), description and pledges.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct MerchantPatch {
+    uscc: Option<String>,
+    name: Option<String>,
+    legal_representative: Option<String>,
+    #[schema(inline, value_type = Option<Category>)]
+    category: Option<String>,
+    region_code: Option<String>,
+    region_override_reason: Option<String>,
+    address: Option<String>,
+    phone: Option<String>,
+    business_scope: Option<String>,
+    registered_on: Option<String>,
+    #[schema(inline, value_type = Option<Status>)]
+    status: Option<String>,
+    opening_hours: Option<String>,
+    /// Months 1–12.
+    opening_months: Option<Vec<i32>>,
+    description: Option<String>,
+    pledges: Option<Vec<String>>,
+    /// The version last read: a stale one is 409 `stale_version` (or send `If-Match`).
+    version: Option<i32>,
+}
+
 /// The version the client last saw: `If-Match` (ETag) or a `version` field.
 fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<Option<i32>> {
     if let Some(v) = req.headers().get(header::IF_MATCH) {
@@ -674,7 +715,8 @@ fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<
             .trim_matches('"')
             .rsplit_once("-v")
             .and_then(|(_, v)| v.parse::<i32>().ok())
-            .ok_or_else(|| AppError::BadRequest {
+            // Names no version of this merchant, so the precondition cannot hold.
+            .ok_or_else(|| AppError::Conflict {
                 code: "invalid_if_match",
                 detail: "If-Match must be an ETag from GET /merchants/{id}".into(),
             })?;
@@ -695,8 +737,8 @@ fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<
 /// months, status (open / seasonal_closed), description, pledges. `If-Match` or `version`
 /// makes the write conditional (409 `stale_version`).
 #[utoipa::path(operation_id = "update_merchant", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path),
-    ("If-Match" = Option<String>, Header, description = "ETag from GET")),
-    request_body(content = Object, description = "any subset of the merchant fields, plus optional `version`"),
+    ("If-Match" = Option<String>, Header, description = "ETag from GET, or `*`; another value matches no version (409)")),
+    request_body(content = MerchantPatch, description = "any subset of the merchant fields (`null` clears one), plus optional `version`"),
     responses(
     (status = 200, body = MerchantView, headers(("ETag" = String))),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -912,6 +954,7 @@ fn word<T>(
 #[serde(deny_unknown_fields)]
 pub struct LicenceRequest {
     /// `business_licence`, `food_business`, `drug_business`, `special_trade`, `hygiene`, `other`.
+    #[schema(inline, value_type = Option<LicenceKind>)]
     pub kind: Option<String>,
     pub number: Option<String>,
     pub issuer: Option<String>,
@@ -924,10 +967,12 @@ pub struct LicenceRequest {
 #[serde(deny_unknown_fields)]
 pub struct InspectionRequest {
     /// `routine`, `random`, `special`, `sampling`.
+    #[schema(inline, value_type = Option<InspectionKind>)]
     pub kind: Option<String>,
     pub inspected_on: Option<String>,
     pub department: Option<String>,
     /// `pass`, `fail`, `rectify`.
+    #[schema(inline, value_type = Option<InspectionResult>)]
     pub result: Option<String>,
     pub summary: Option<String>,
 }
@@ -936,6 +981,7 @@ pub struct InspectionRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreditRecordRequest {
     /// `penalty`, `abnormal_list`, `serious_violation`, `commendation`.
+    #[schema(inline, value_type = Option<CreditKind>)]
     pub kind: Option<String>,
     pub department: Option<String>,
     pub decision_no: Option<String>,

@@ -85,10 +85,23 @@ pub async fn read_multipart(
     Ok(form)
 }
 
+/// The multipart form of a photo upload (schema only).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PhotoUpload {
+    /// JPEG, PNG or WebP (recognised by content), at most 20 MiB and 8000×8000 pixels.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// `storefront` when omitted.
+    #[schema(inline, value_type = Option<PhotoKind>)]
+    kind: Option<String>,
+}
+
 /// Upload a storefront or interior photo: multipart `file` (JPEG, PNG or WebP — recognised by
 /// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`).
 #[utoipa::path(operation_id = "upload_merchant_photo", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "`file` and `kind`"),
+    request_body(content = inline(PhotoUpload), content_type = "multipart/form-data"),
     responses(
     (status = 201, body = PhotoView),
     (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -200,6 +200,7 @@ async fn visible_active(state: &AppState, user: &CurrentUser, id: i64) -> AppRes
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SizeQuery {
     /// Side of the PNG in pixels, 128–2048 (default 512).
+    #[param(minimum = 128, maximum = 2048)]
     pub size: Option<u32>,
 }
 
@@ -301,6 +302,7 @@ pub async fn bulk_issue(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ScansQuery {
     /// Days back from today (China time), 1–366 (default 30).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
@@ -464,10 +466,19 @@ async fn covered_regions(
     Ok((region, covered))
 }
 
+/// The poster file format of a zip.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PosterFormat {
+    Svg,
+    Png,
+}
+
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct ZipQuery {
     /// `svg` (default: vector, small, print-ready) or `png` (A6 at 300 dpi, rendered with the
     /// server's CJK font: slower, about 0.1 s a poster).
+    #[param(inline, value_type = Option<PosterFormat>)]
     pub format: Option<String>,
 }
 

@@ -37,13 +37,17 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct DeadlineRuleBody {
     /// Working days after receipt to accept or reject (1–365).
+    #[schema(minimum = 1, maximum = 365)]
     pub accept_working_days: i32,
     /// Working days after acceptance to conclude mediation (1–365).
+    #[schema(minimum = 1, maximum = 365)]
     pub conclude_working_days: i32,
     /// Working days the merchant has to settle first (green channel; 0 turns it off).
+    #[schema(minimum = 0, maximum = 365)]
     pub green_channel_working_days: i32,
     /// The legal basis, e.g. the revised regulation's name and article.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: String,
 }
 
@@ -81,7 +85,7 @@ fn validate(body: &DeadlineRuleBody) -> Result<(), Vec<FieldError>> {
 
 /// Set the rule taking effect on a date (admin); audited with the rule it replaces.
 #[utoipa::path(operation_id = "put_complaint_deadline", tag = "settings", security(("bearer" = [])),
-    params(("effective_from" = String, Path, description = "YYYY-MM-DD")),
+    params(("effective_from" = NaiveDate, Path, description = "the day the rule takes effect")),
     request_body = DeadlineRuleBody, responses(
     (status = 200, body = DeadlineRule),
     (status = 403, body = Problem, content_type = "application/problem+json"),

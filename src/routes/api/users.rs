@@ -24,6 +24,7 @@ pub struct CreateUserRequest {
     pub username: String,
     pub password: String,
     /// `admin`, `regulator` or `merchant`.
+    #[schema(inline, value_type = Role)]
     pub role: String,
     /// Required for a regulator: its jurisdiction. Not allowed otherwise.
     #[serde(default)]
