@@ -290,6 +290,11 @@ pub fn json_error(
         J::ContentType => AppError::UnsupportedMediaType {
             detail: "the body must be JSON (Content-Type: application/json)".to_owned(),
         },
+        // Well-formed JSON that does not fit the request type (handlers use
+        // `crate::extract::Json`, which names the field's whole path; this is the fallback).
+        J::Deserialize(e) if e.is_data() => {
+            AppError::validation(crate::extract::unlocated_error(&e.to_string(), false))
+        }
         J::Deserialize(e) => {
             AppError::bad_request("malformed_json", format!("malformed JSON body: {e}"))
         }
@@ -308,7 +313,8 @@ pub fn query_error(
     err: actix_web::error::QueryPayloadError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    AppError::bad_request("invalid_query", format!("invalid query string: {err}")).into()
+    // Handlers use `crate::extract::Query`, which names the parameter; this is the fallback.
+    AppError::validation(crate::extract::unlocated_error(&err.to_string(), true)).into()
 }
 
 pub fn path_error(
@@ -318,6 +324,15 @@ pub fn path_error(
     // A path segment that does not parse names nothing that exists.
     tracing::debug!(error = %err, "path did not parse");
     AppError::NotFound.into()
+}
+
+/// 405 problem with the `Allow` header (RFC 9110: required on a 405).
+pub fn method_not_allowed(methods: &[&str]) -> HttpResponse {
+    let mut resp = Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response();
+    if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
 }
 
 /// Middleware hook: actix's own error responses (404 for an unknown route, 405, 413 from a
@@ -353,8 +368,19 @@ pub fn problemize<B: MessageBody + 'static>(
 /// The answer for a request no route took: 405 when the path exists under another method,
 /// 404 otherwise.
 pub async fn no_route(req: actix_web::HttpRequest) -> HttpResponse {
-    if req.resource_map().has_resource(req.path()) {
-        Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).into_response()
+    let documented = req
+        .app_data::<actix_web::web::Data<crate::openapi::RouteTable>>()
+        .and_then(|routes| routes.allowed(req.path()).map(<[_]>::to_vec));
+    if let Some(methods) = documented {
+        if methods.contains(&req.method().as_str()) {
+            // the template matched but the route's own pattern did not (`/calendar/{year:\d+}`)
+            Problem::for_status(StatusCode::NOT_FOUND).into_response()
+        } else {
+            method_not_allowed(&methods)
+        }
+    } else if req.resource_map().has_resource(req.path()) {
+        // undocumented routes (the spec itself, Swagger UI) are read-only
+        method_not_allowed(&["GET", "HEAD"])
     } else {
         Problem::for_status(StatusCode::NOT_FOUND).into_response()
     }

@@ -233,8 +233,12 @@ impl Application {
                         ),
                 )
                 .split_for_parts();
-            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))
+            let api = crate::openapi::finish(api);
+            let routes = web::Data::new(crate::openapi::RouteTable::new(&api));
+            app.app_data(routes)
+                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))
                 .default_service(web::to(error::no_route))
+                .wrap(crate::openapi::HeadAsGet)
         })
         .workers(workers)
         .on_connect(|conn, _ext| {

@@ -644,6 +644,7 @@ pub async fn overdue_of<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Sen
 pub struct WarningRow {
     pub id: i64,
     pub region_code: Option<String>,
+    #[schema(inline, value_type = Option<crate::domain::merchant::Category>)]
     pub category: Option<String>,
     pub title: String,
     pub body: String,

@@ -406,6 +406,7 @@ pub async fn list(
 pub struct LicenceRow {
     pub id: i64,
     pub merchant_id: i64,
+    #[schema(inline, value_type = crate::domain::merchant::LicenceKind)]
     pub kind: String,
     pub number: String,
     pub issuer: String,
@@ -431,9 +432,11 @@ pub struct NewLicence {
 pub struct InspectionRow {
     pub id: i64,
     pub merchant_id: i64,
+    #[schema(inline, value_type = crate::domain::merchant::InspectionKind)]
     pub kind: String,
     pub inspected_on: NaiveDate,
     pub department: String,
+    #[schema(inline, value_type = crate::domain::merchant::InspectionResult)]
     pub result: String,
     pub summary: String,
     pub created_at: DateTime<Utc>,
@@ -456,6 +459,7 @@ pub struct NewInspection {
 pub struct CreditRecordRow {
     pub id: i64,
     pub merchant_id: i64,
+    #[schema(inline, value_type = crate::domain::merchant::CreditKind)]
     pub kind: String,
     pub department: String,
     pub decision_no: String,

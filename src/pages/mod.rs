@@ -30,7 +30,7 @@ pub struct IndexPage {
 }
 
 /// What the service is, for someone who reaches the bare domain.
-#[utoipa::path(tag = "pages", responses((status = 200, content_type = "text/html")))]
+#[utoipa::path(operation_id = "landing_page", tag = "pages", responses((status = 200, content_type = "text/html")))]
 #[get("/")]
 pub async fn index() -> Result<HttpResponse, AppError> {
     render(&IndexPage {

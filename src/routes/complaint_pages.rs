@@ -107,7 +107,7 @@ async fn shop_name(state: &AppState, code: &str) -> AppResult<Option<(String, St
 
 /// The complaint form. Each rendering carries a fresh one-time token: submitting the same form
 /// twice (a double tap, a resend after a timeout) files one complaint.
-#[utoipa::path(tag = "public", params(("code" = String, Path), LangQuery), responses(
+#[utoipa::path(operation_id = "complaint_form_page", tag = "public", params(("code" = String, Path), LangQuery), responses(
     (status = 200, content_type = "text/html"),
     (status = 404, content_type = "text/html"),
 ))]
@@ -140,7 +140,7 @@ pub async fn complaint_form(
 
 /// Files the complaint; 303 to the tracking page on success, the form again with what was
 /// typed and every problem marked (422) otherwise, 429 with when to retry.
-#[utoipa::path(tag = "public", params(("code" = String, Path), LangQuery), responses(
+#[utoipa::path(operation_id = "submit_complaint_form", tag = "public", params(("code" = String, Path), LangQuery), responses(
     (status = 303, description = "filed: to /track"),
     (status = 404, content_type = "text/html"),
     (status = 422, content_type = "text/html"),
@@ -253,7 +253,7 @@ pub struct TrackQuery {
 
 /// The tracking form (tracking number + phone). After a new complaint it shows the number to
 /// note down.
-#[utoipa::path(tag = "public", params(("lang" = Option<String>, Query), ("no" = Option<String>, Query)), responses(
+#[utoipa::path(operation_id = "track_page", tag = "public", params(LangQuery, ("no" = Option<String>, Query)), responses(
     (status = 200, content_type = "text/html"),
 ))]
 #[get("/track")]
@@ -304,7 +304,7 @@ pub struct TrackForm {
 
 /// Looks a complaint up (tracking number + phone; the phone travels in the body, never in a
 /// URL) and, with `op`, answers the merchant's offer, rates, or withdraws.
-#[utoipa::path(tag = "public", params(LangQuery), responses(
+#[utoipa::path(operation_id = "track_lookup_page", tag = "public", params(LangQuery), responses(
     (status = 200, content_type = "text/html"),
     (status = 404, content_type = "text/html"),
     (status = 429, content_type = "text/html"),

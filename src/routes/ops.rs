@@ -16,7 +16,7 @@ pub struct Health {
 }
 
 /// 200 while the process runs.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(operation_id = "healthz", tag = "operations", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
@@ -80,7 +80,7 @@ fn sanitize(e: &str) -> String {
 }
 
 /// 200 when PostgreSQL answers, 503 (with `Retry-After`) when it does not; Redis is reported.
-#[utoipa::path(tag = "operations", responses(
+#[utoipa::path(operation_id = "readyz", tag = "operations", responses(
     (status = 200, body = Readiness),
     (status = 503, body = Readiness, description = "PostgreSQL is down")
 ))]

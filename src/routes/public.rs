@@ -23,9 +23,19 @@ pub const CACHE_CONTROL: &str = "public, max-age=15, stale-while-revalidate=60";
 /// How long a client should wait when the database is down and the page is not cached.
 const RETRY_AFTER_SECS: u64 = 30;
 
+/// The languages of the pages (one locale file each).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Zh,
+    En,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LangQuery {
     /// `zh` (default) or `en`; otherwise `Accept-Language` decides.
+    #[param(inline, value_type = Option<Lang>)]
     pub lang: Option<String>,
 }
 
@@ -185,7 +195,7 @@ async fn degraded(
 /// The scan page: who the shop is, its grade and why, licences, inspections, credit records.
 /// 404 page for an unknown code, 410 page for a withdrawn one; 503 with Retry-After only when
 /// PostgreSQL is down and the page is not cached.
-#[utoipa::path(tag = "public", params(("code" = String, Path), LangQuery), responses(
+#[utoipa::path(operation_id = "scan_page", tag = "public", params(("code" = String, Path), LangQuery), responses(
     (status = 200, content_type = "text/html", headers(("ETag" = String))),
     (status = 304),
     (status = 404, content_type = "text/html"),
@@ -263,7 +273,7 @@ async fn serve_shop_page(state: web::Data<AppState>, req: &HttpRequest) -> AppRe
 }
 
 /// The scan page's content as JSON. 404 unknown, 410 `code_withdrawn`.
-#[utoipa::path(tag = "public", params(("code" = String, Path)), responses(
+#[utoipa::path(operation_id = "get_public_shop", tag = "public", params(("code" = String, Path)), responses(
     (status = 200, body = PublicShop, headers(("ETag" = String))),
     (status = 304),
     (status = 404, body = Problem, content_type = "application/problem+json"),

@@ -10,10 +10,12 @@ use crate::cache::limits::LOGIN_FAILURES;
 use crate::db;
 use crate::domain::user::Role;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Json;
 use crate::routes::client_ip;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -34,7 +36,7 @@ const MAX_LOGIN_PASSWORD_CHARS: usize = 1024;
 
 /// Log in with username and password. Five failures for one username from one client IP within
 /// 15 minutes block further attempts (429 with `Retry-After`) until the window ends.
-#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+#[utoipa::path(operation_id = "login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
@@ -43,7 +45,7 @@ const MAX_LOGIN_PASSWORD_CHARS: usize = 1024;
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> AppResult<web::Json<LoginResponse>> {
     let body = body.into_inner();
     let username: String = body
@@ -98,7 +100,7 @@ pub async fn login(
 }
 
 /// The caller.
-#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "get_current_user", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = CurrentUser),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]

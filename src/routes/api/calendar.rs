@@ -12,6 +12,7 @@ use crate::db::audit;
 use crate::domain::workdays::CalendarYear;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{Json, Query};
 use crate::routes::actor;
 use crate::state::AppState;
 
@@ -25,6 +26,7 @@ pub struct CalendarYearBody {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CalendarYearUpdate {
     pub holidays: Vec<NaiveDate>,
     pub workdays: Vec<NaiveDate>,
@@ -37,11 +39,12 @@ fn year_param(year: i32) -> AppResult<i32> {
 }
 
 /// One year's holidays and make-up working days.
-#[utoipa::path(tag = "calendar", params(("year" = i32, Path)), responses(
+#[utoipa::path(operation_id = "get_calendar_year", tag = "calendar", params(("year" = i32, Path, minimum = 2000, maximum = 2100)), responses(
     (status = 200, body = CalendarYearBody),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/calendar/{year}")]
+// digits only: `/calendar/add-working-days` is another resource, not a year
+#[get("/calendar/{year:\\d+}")]
 pub async fn get_year(
     state: web::Data<AppState>,
     path: web::Path<i32>,
@@ -58,19 +61,19 @@ pub async fn get_year(
 
 /// Replace one year's schedule (admin). A make-up working day must be a weekend day and cannot
 /// also be a holiday; every date must be in that year. Audited with the old and new schedule.
-#[utoipa::path(tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path)),
+#[utoipa::path(operation_id = "put_calendar_year", tag = "calendar", security(("bearer" = [])), params(("year" = i32, Path, minimum = 2000, maximum = 2100)),
     request_body = CalendarYearUpdate, responses(
     (status = 200, body = CalendarYearBody),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/calendar/{year}")]
+#[put("/calendar/{year:\\d+}")]
 pub async fn put_year(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i32>,
-    body: web::Json<CalendarYearUpdate>,
+    body: Json<CalendarYearUpdate>,
 ) -> AppResult<web::Json<CalendarYearBody>> {
     policy::administer(&user).check()?;
     let year = path.into_inner();
@@ -108,6 +111,7 @@ pub struct AddWorkingDaysQuery {
     /// Start date (e.g. the day a complaint was received).
     pub from: NaiveDate,
     /// Number of working days to add (0–400).
+    #[param(minimum = 0, maximum = 400)]
     pub days: u32,
 }
 
@@ -123,14 +127,14 @@ pub struct AddWorkingDaysAnswer {
 }
 
 /// The N-th working day after a date, by the calendar: how complaint deadlines are computed.
-#[utoipa::path(tag = "calendar", params(AddWorkingDaysQuery), responses(
+#[utoipa::path(operation_id = "add_working_days", tag = "calendar", params(AddWorkingDaysQuery), responses(
     (status = 200, body = AddWorkingDaysAnswer),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/calendar/add-working-days")]
 pub async fn add_working_days(
     state: web::Data<AppState>,
-    query: web::Query<AddWorkingDaysQuery>,
+    query: Query<AddWorkingDaysQuery>,
 ) -> AppResult<web::Json<AddWorkingDaysAnswer>> {
     let q = query.into_inner();
     if q.days > 400 {

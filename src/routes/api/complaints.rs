@@ -18,6 +18,7 @@ use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{Json, Query};
 use crate::routes::actor;
 use crate::routes::api::paging::{Page, PageQuery};
 use crate::routes::complaint_flow::{self as flow, today};
@@ -37,7 +38,9 @@ pub struct TimelineEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     pub action: String,
+    #[schema(inline, value_type = Option<State>)]
     pub from_status: Option<String>,
+    #[schema(inline, value_type = State)]
     pub to_status: String,
     pub note: String,
 }
@@ -66,7 +69,9 @@ pub struct FlagEvidence {
     pub merchant_id: i64,
     pub merchant_name: String,
     pub received_at: DateTime<Utc>,
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
 }
 
@@ -81,10 +86,12 @@ pub struct ComplaintView {
     pub region_code: String,
     pub consumer_name: String,
     pub consumer_phone: String,
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
     pub description: String,
     pub amount_fen: Option<i64>,
     pub desired_outcome: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
     pub received_at: DateTime<Utc>,
     /// Green channel: the merchant may propose a settlement until this day.
@@ -100,6 +107,7 @@ pub struct ComplaintView {
     pub proposal: Option<String>,
     pub proposal_amount_fen: Option<i64>,
     pub amount_recovered_fen: i64,
+    #[schema(inline, value_type = Option<Rating>)]
     pub rating: Option<String>,
     pub rating_comment: Option<String>,
     /// Professional-claimant pattern on this phone (regulators and admins only).
@@ -162,6 +170,7 @@ fn view(row: ComplaintRow, merchant_name: String, user: &CurrentUser) -> Complai
 pub struct ComplaintQuery {
     /// `submitted`, `merchant_proposed`, `accepted`, `rejected`, `resolved`, `terminated`,
     /// `withdrawn`.
+    #[param(inline, value_type = Option<State>)]
     pub status: Option<String>,
     /// A region code (a prefecture covers its counties).
     pub region: Option<String>,
@@ -173,7 +182,7 @@ pub struct ComplaintQuery {
 
 /// The queue: regulators see their jurisdiction (overdue first), merchants their own
 /// complaints with the consumer masked.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), params(ComplaintQuery, PageQuery), responses(
+#[utoipa::path(operation_id = "list_complaints", tag = "complaints", security(("bearer" = [])), params(ComplaintQuery, PageQuery), responses(
     (status = 200, body = Page<ComplaintView>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -181,8 +190,8 @@ pub struct ComplaintQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<ComplaintQuery>,
-    paging: web::Query<PageQuery>,
+    query: Query<ComplaintQuery>,
+    paging: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<ComplaintView>>> {
     let region = super::region_in_scope(&user, query.region.as_deref(), "region")?;
     let mut errors = Vec::new();
@@ -317,7 +326,7 @@ async fn full_view(
 }
 
 /// One complaint with its timeline, deadlines and (for regulators) the flag's evidence.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_complaint", tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = ComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -339,6 +348,7 @@ pub async fn get(
 pub struct ActionRequest {
     /// `propose` (merchant), `accept`, `reject` (needs `note`), `resolve`, `terminate` (needs
     /// `note`) (regulator).
+    #[schema(inline, value_type = Action)]
     pub action: String,
     #[serde(default)]
     pub note: String,
@@ -348,7 +358,7 @@ pub struct ActionRequest {
 
 /// Take a step in the workflow. 409 `illegal_transition` when the complaint's state does not
 /// allow it; 403 when the action is the other side's.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ActionRequest, responses(
+#[utoipa::path(operation_id = "act_on_complaint", tag = "complaints", security(("bearer" = [])), params(("id" = i64, Path)), request_body = ActionRequest, responses(
     (status = 200, body = ComplaintView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -361,7 +371,7 @@ pub async fn act(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<ActionRequest>,
+    body: Json<ActionRequest>,
 ) -> AppResult<web::Json<ComplaintView>> {
     let action = Action::parse_field(&body.action, "action").map_err(AppError::validation)?;
     let mut conn = state.pool.get().await?;
@@ -396,9 +406,12 @@ pub struct SubmitRequest {
     /// A mainland mobile or landline.
     pub phone: String,
     /// `quality`, `price`, `service`, `false_advertising`, `safety`, `contract`, `other`.
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
     /// 10–2,000 characters.
+    #[schema(min_length = 10, max_length = 2000)]
     pub description: String,
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub amount_fen: Option<i64>,
     #[serde(default)]
     pub desired_outcome: Option<String>,
@@ -408,6 +421,7 @@ pub struct SubmitRequest {
 pub struct SubmitResponse {
     /// 12 digits; read aloud in two groups of six.
     pub tracking_no: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
     /// Until this day the merchant may settle first (green channel).
     pub merchant_deadline: Option<NaiveDate>,
@@ -417,8 +431,9 @@ pub struct SubmitResponse {
 
 /// File a complaint. Send a fresh `Idempotency-Key` (e.g. a UUID) with each new complaint and
 /// the same key with every retry of it: a retry gets the first answer and creates nothing.
-#[utoipa::path(tag = "public", request_body = SubmitRequest,
-    params(("Idempotency-Key" = String, Header, description = "one key per complaint, reused on retries")),
+#[utoipa::path(operation_id = "submit_complaint", tag = "public", request_body = SubmitRequest,
+    params(("Idempotency-Key" = String, Header, description = "one key per complaint, reused on retries",
+        min_length = 1, max_length = 200, pattern = "^[!-~]([ -~]{0,198}[!-~])?$")),
     responses(
     (status = 201, body = SubmitResponse),
     (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -430,7 +445,7 @@ pub struct SubmitResponse {
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<SubmitRequest>,
+    body: Json<SubmitRequest>,
 ) -> AppResult<HttpResponse> {
     let key = req
         .headers()
@@ -481,7 +496,9 @@ pub struct PublicComplaintView {
     pub tracking_no: String,
     pub merchant_name: String,
     pub shop_code: String,
+    #[schema(inline, value_type = crate::domain::complaint::Category)]
     pub category: String,
+    #[schema(inline, value_type = State)]
     pub status: String,
     pub received_at: DateTime<Utc>,
     pub merchant_deadline: Option<NaiveDate>,
@@ -491,6 +508,7 @@ pub struct PublicComplaintView {
     pub proposal: Option<String>,
     pub proposal_amount_fen: Option<i64>,
     pub amount_recovered_fen: i64,
+    #[schema(inline, value_type = Option<Rating>)]
     pub rating: Option<String>,
     /// The consumer may accept or decline the merchant's offer now.
     pub can_confirm: bool,
@@ -540,7 +558,7 @@ fn no_store<T: Serialize>(value: &T) -> HttpResponse {
 
 /// Status and timeline. 404 unless the phone is the one the complaint was filed with; failed
 /// lookups are rate limited per client.
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path), PhoneQuery), responses(
+#[utoipa::path(operation_id = "track_complaint", tag = "public", params(("tracking_no" = String, Path), PhoneQuery), responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
@@ -550,7 +568,7 @@ pub async fn track(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<PhoneQuery>,
+    query: Query<PhoneQuery>,
 ) -> AppResult<HttpResponse> {
     let row = flow::find_for_consumer(&state, &req, &path, &query.phone).await?;
     Ok(no_store(&public_view(&state, row).await?))
@@ -565,17 +583,18 @@ pub struct ConfirmRequest {
 }
 
 /// The consumer accepts or declines the merchant's settlement offer.
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path)), request_body = ConfirmRequest, responses(
+#[utoipa::path(operation_id = "confirm_complaint", tag = "public", params(("tracking_no" = String, Path)), request_body = ConfirmRequest, responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/public/complaints/{tracking_no}/confirm")]
 pub async fn confirm(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<ConfirmRequest>,
+    body: Json<ConfirmRequest>,
 ) -> AppResult<HttpResponse> {
     let action = if body.accept {
         Action::ConsumerAccept
@@ -610,23 +629,26 @@ async fn consumer_act(
 pub struct RatingRequest {
     pub phone: String,
     /// `satisfied`, `basically_satisfied`, `dissatisfied`.
+    #[schema(inline, value_type = Rating)]
     pub rating: String,
+    #[schema(max_length = 500)]
     pub comment: Option<String>,
 }
 
 /// Rate how the complaint was handled: once, and only when it is closed (409 otherwise).
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path)), request_body = RatingRequest, responses(
+#[utoipa::path(operation_id = "rate_complaint", tag = "public", params(("tracking_no" = String, Path)), request_body = RatingRequest, responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/public/complaints/{tracking_no}/rating")]
 pub async fn rate(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<RatingRequest>,
+    body: Json<RatingRequest>,
 ) -> AppResult<HttpResponse> {
     let rating = Rating::parse_field(&body.rating, "rating").map_err(AppError::validation)?;
     let row = flow::find_for_consumer(&state, &req, &path, &body.phone).await?;
@@ -687,17 +709,18 @@ pub struct WithdrawRequest {
 }
 
 /// The consumer withdraws an open complaint.
-#[utoipa::path(tag = "public", params(("tracking_no" = String, Path)), request_body = WithdrawRequest, responses(
+#[utoipa::path(operation_id = "withdraw_complaint", tag = "public", params(("tracking_no" = String, Path)), request_body = WithdrawRequest, responses(
     (status = 200, body = PublicComplaintView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/public/complaints/{tracking_no}/withdraw")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<WithdrawRequest>,
+    body: Json<WithdrawRequest>,
 ) -> AppResult<HttpResponse> {
     consumer_act(
         &state,
@@ -719,8 +742,11 @@ pub struct WarningRequest {
     /// Where it applies (a prefecture covers its counties); omitted: everywhere (admins).
     pub region_code: Option<String>,
     /// Which kind of merchant it concerns; omitted: all.
+    #[schema(inline, value_type = Option<MerchantCategory>)]
     pub category: Option<String>,
+    #[schema(max_length = 100)]
     pub title: String,
+    #[schema(max_length = 1000)]
     pub body: String,
     /// Shown until the end of this day (China time).
     pub valid_until: String,
@@ -728,7 +754,7 @@ pub struct WarningRequest {
 
 /// Publish a consumer warning; it shows on the scan pages of matching merchants until
 /// `valid_until`.
-#[utoipa::path(tag = "complaints", security(("bearer" = [])), request_body = WarningRequest, responses(
+#[utoipa::path(operation_id = "create_warning", tag = "complaints", security(("bearer" = [])), request_body = WarningRequest, responses(
     (status = 201, body = WarningRow),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -738,7 +764,7 @@ pub async fn create_warning(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<WarningRequest>,
+    body: Json<WarningRequest>,
 ) -> AppResult<HttpResponse> {
     let mut e = Vec::new();
     let mut conn = state.pool.get().await?;
@@ -862,18 +888,19 @@ pub struct WarningQuery {
     /// Warnings that apply to this region (including those of the prefecture above it and
     /// those for everywhere).
     pub region: Option<String>,
+    #[param(inline, value_type = Option<MerchantCategory>)]
     pub category: Option<String>,
 }
 
 /// Consumer warnings in force.
-#[utoipa::path(tag = "public", params(WarningQuery), responses(
+#[utoipa::path(operation_id = "list_warnings", tag = "public", params(WarningQuery), responses(
     (status = 200, body = Vec<WarningRow>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/public/warnings")]
 pub async fn list_warnings(
     state: web::Data<AppState>,
-    query: web::Query<WarningQuery>,
+    query: Query<WarningQuery>,
 ) -> AppResult<HttpResponse> {
     let region =
         super::region_param(query.region.as_deref(), "region").map_err(AppError::validation)?;
@@ -882,6 +909,9 @@ pub async fn list_warnings(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
+    if let Some(c) = category {
+        MerchantCategory::parse_field(c, "category").map_err(AppError::validation)?;
+    }
     let mut conn = state.pool.get().await?;
     let rows: Vec<WarningRow> = db::complaints::active_warnings(&mut conn, today())
         .await?

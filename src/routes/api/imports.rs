@@ -12,6 +12,7 @@ use crate::domain::time::china_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Query;
 use crate::import::{self, ImportError, Options, Report, Scope, TableError};
 use crate::routes::actor;
 use crate::state::AppState;
@@ -22,6 +23,16 @@ pub struct ImportQuery {
     pub dry_run: Option<bool>,
     /// Commit the valid rows even when some rows are rejected.
     pub partial: Option<bool>,
+}
+
+/// The multipart form of an import (schema only).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    /// CSV (UTF-8, UTF-16 or GBK) or XLSX; at most 20 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// The answer when rejected rows stopped an all-or-nothing import: problem+json, with every
@@ -35,6 +46,8 @@ pub struct ImportRejected {
     pub detail: String,
     pub code: &'static str,
     pub errors: Vec<FieldError>,
+    /// With `code` `import_rejected` (a 422 for a bad query parameter has none).
+    #[schema(required = false)]
     pub report: Report,
 }
 
@@ -55,8 +68,8 @@ pub fn into_app_error(e: ImportError) -> AppError {
 /// English; upsert by USCC. All-or-nothing unless `partial=true`; `dry_run=true` writes
 /// nothing. 200 with the report when committed or dry run; 422 with the report when rejected
 /// rows stopped it.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(ImportQuery),
-    request_body(content_type = "multipart/form-data", description = "`file`"),
+#[utoipa::path(operation_id = "import_merchants", tag = "merchants", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = inline(ImportUpload), content_type = "multipart/form-data"),
     responses(
     (status = 200, body = Report),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -69,7 +82,7 @@ pub async fn create_import(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    query: web::Query<ImportQuery>,
+    query: Query<ImportQuery>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
     let scope = match user.role {

@@ -29,6 +29,7 @@ use crate::domain::time::{china_date, parse_date};
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{Json, Query};
 use crate::i18n;
 use crate::routes::actor;
 use crate::routes::api::paging::{Page, PageQuery};
@@ -54,7 +55,7 @@ pub fn etag(m: &MerchantRow) -> String {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReasonView {
     pub code: &'static str,
-    #[schema(value_type = String)]
+    #[schema(inline, value_type = Grade)]
     pub grade: Grade,
     /// The reason in every language: `{"zh": "…", "en": "…"}`.
     pub message: BTreeMap<String, String>,
@@ -113,9 +114,12 @@ pub struct MerchantSummary {
     pub id: i64,
     pub uscc: String,
     pub name: String,
+    #[schema(inline, value_type = Category)]
     pub category: String,
     pub region_code: String,
+    #[schema(inline, value_type = Status)]
     pub status: String,
+    #[schema(inline, value_type = Grade)]
     pub grade: String,
     pub address: Option<String>,
     pub phone: Option<String>,
@@ -145,6 +149,7 @@ impl From<MerchantRow> for MerchantSummary {
 pub struct PhotoView {
     /// The photo's unguessable id, as in its URLs.
     pub id: String,
+    #[schema(inline, value_type = crate::domain::merchant::PhotoKind)]
     pub kind: String,
     pub width: i32,
     pub height: i32,
@@ -179,6 +184,7 @@ pub struct MerchantView {
     pub uscc_check_override_reason: Option<String>,
     pub name: String,
     pub legal_representative: Option<String>,
+    #[schema(inline, value_type = Category)]
     pub category: String,
     pub region_code: String,
     pub region_override_reason: Option<String>,
@@ -186,11 +192,13 @@ pub struct MerchantView {
     pub phone: Option<String>,
     pub business_scope: Option<String>,
     pub registered_on: Option<NaiveDate>,
+    #[schema(inline, value_type = Status)]
     pub status: String,
     pub opening_hours: Option<String>,
     pub opening_months: Vec<i16>,
     pub description: Option<String>,
     pub pledges: Vec<String>,
+    #[schema(inline, value_type = Grade)]
     pub grade: String,
     pub grade_reasons: Vec<ReasonView>,
     pub badges: Vec<BadgeView>,
@@ -338,6 +346,7 @@ pub struct CreateMerchantRequest {
     pub name: String,
     pub legal_representative: Option<String>,
     /// `pharmacy`, `restaurant`, `scenic_spot`, `hotel`, `retail`, `other` (Chinese names accepted).
+    #[schema(inline, value_type = Option<Category>)]
     pub category: Option<String>,
     /// Defaults to the USCC's positions 3–8.
     pub region_code: Option<String>,
@@ -346,6 +355,7 @@ pub struct CreateMerchantRequest {
     pub business_scope: Option<String>,
     pub registered_on: Option<String>,
     /// `open` (default), `seasonal_closed`, `closed`.
+    #[schema(inline, value_type = Option<Status>)]
     pub status: Option<String>,
     pub opening_hours: Option<String>,
     pub opening_months: Option<Vec<i32>>,
@@ -382,7 +392,7 @@ impl From<CreateMerchantRequest> for MerchantDraft {
 }
 
 /// Create a merchant in the caller's jurisdiction. 409 `duplicate_uscc` if the USCC exists.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), request_body = CreateMerchantRequest, responses(
+#[utoipa::path(operation_id = "create_merchant", tag = "merchants", security(("bearer" = [])), request_body = CreateMerchantRequest, responses(
     (status = 201, body = MerchantView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
@@ -393,7 +403,7 @@ pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<CreateMerchantRequest>,
+    body: Json<CreateMerchantRequest>,
 ) -> AppResult<HttpResponse> {
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants cannot create merchants"));
@@ -448,14 +458,17 @@ pub struct ListQuery {
     pub region: Option<String>,
     /// Substring of the name (any case) or of the USCC.
     pub q: Option<String>,
+    #[param(inline, value_type = Option<Category>)]
     pub category: Option<String>,
+    #[param(inline, value_type = Option<Status>)]
     pub status: Option<String>,
     /// `A`, `B`, `C` or `D`.
+    #[param(inline, value_type = Option<Grade>)]
     pub grade: Option<String>,
 }
 
 /// Merchants in the caller's jurisdiction (admins: all), newest first.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(ListQuery, PageQuery), responses(
+#[utoipa::path(operation_id = "list_merchants", tag = "merchants", security(("bearer" = [])), params(ListQuery, PageQuery), responses(
     (status = 200, body = Page<MerchantSummary>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -464,8 +477,8 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<ListQuery>,
-    paging: web::Query<PageQuery>,
+    query: Query<ListQuery>,
+    paging: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<MerchantSummary>>> {
     if user.role == Role::Merchant {
         return Err(AppError::Forbidden("merchants see only their own record"));
@@ -582,7 +595,7 @@ async fn managed_merchant(
 }
 
 /// The full record with its grade and the reasons for it.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_merchant", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = MerchantView, headers(("ETag" = String))),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -666,6 +679,35 @@ fn apply_patch(draft: &mut MerchantDraft, patch: &Map<String, Value>) -> Vec<Fie
     errors
 }
 
+/// The body of a PATCH (schema only; the handler reads a map so that `null` can clear a field).
+/// Any subset; regulators any field, the merchant itself only phone, opening_hours,
+/// opening_months, status (open / seasonal_closed), description and pledges.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct MerchantPatch {
+    uscc: Option<String>,
+    name: Option<String>,
+    legal_representative: Option<String>,
+    #[schema(inline, value_type = Option<Category>)]
+    category: Option<String>,
+    region_code: Option<String>,
+    region_override_reason: Option<String>,
+    address: Option<String>,
+    phone: Option<String>,
+    business_scope: Option<String>,
+    registered_on: Option<String>,
+    #[schema(inline, value_type = Option<Status>)]
+    status: Option<String>,
+    opening_hours: Option<String>,
+    /// Months 1–12.
+    opening_months: Option<Vec<i32>>,
+    description: Option<String>,
+    pledges: Option<Vec<String>>,
+    /// The version last read: a stale one is 409 `stale_version` (or send `If-Match`).
+    version: Option<i32>,
+}
+
 /// The version the client last saw: `If-Match` (ETag) or a `version` field.
 fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<Option<i32>> {
     if let Some(v) = req.headers().get(header::IF_MATCH) {
@@ -678,7 +720,8 @@ fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<
             .trim_matches('"')
             .rsplit_once("-v")
             .and_then(|(_, v)| v.parse::<i32>().ok())
-            .ok_or_else(|| AppError::BadRequest {
+            // Names no version of this merchant, so the precondition cannot hold.
+            .ok_or_else(|| AppError::Conflict {
                 code: "invalid_if_match",
                 detail: "If-Match must be an ETag from GET /merchants/{id}".into(),
             })?;
@@ -698,9 +741,9 @@ fn expected_version(req: &HttpRequest, patch: &Map<String, Value>) -> AppResult<
 /// Change a merchant. Regulators: any field; the merchant itself: phone, opening hours and
 /// months, status (open / seasonal_closed), description, pledges. `If-Match` or `version`
 /// makes the write conditional (409 `stale_version`).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path),
-    ("If-Match" = Option<String>, Header, description = "ETag from GET")),
-    request_body(content = Object, description = "any subset of the merchant fields, plus optional `version`"),
+#[utoipa::path(operation_id = "update_merchant", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path),
+    ("If-Match" = Option<String>, Header, description = "ETag from GET, or `*`; another value matches no version (409)")),
+    request_body(content = MerchantPatch, description = "any subset of the merchant fields (`null` clears one), plus optional `version`"),
     responses(
     (status = 200, body = MerchantView, headers(("ETag" = String))),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -714,7 +757,7 @@ pub async fn update(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<Map<String, Value>>,
+    body: Json<Map<String, Value>>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let patch = body.into_inner();
@@ -917,6 +960,7 @@ fn word<T>(
 #[serde(deny_unknown_fields)]
 pub struct LicenceRequest {
     /// `business_licence`, `food_business`, `drug_business`, `special_trade`, `hygiene`, `other`.
+    #[schema(inline, value_type = Option<LicenceKind>)]
     pub kind: Option<String>,
     pub number: Option<String>,
     pub issuer: Option<String>,
@@ -929,10 +973,12 @@ pub struct LicenceRequest {
 #[serde(deny_unknown_fields)]
 pub struct InspectionRequest {
     /// `routine`, `random`, `special`, `sampling`.
+    #[schema(inline, value_type = Option<InspectionKind>)]
     pub kind: Option<String>,
     pub inspected_on: Option<String>,
     pub department: Option<String>,
     /// `pass`, `fail`, `rectify`.
+    #[schema(inline, value_type = Option<InspectionResult>)]
     pub result: Option<String>,
     pub summary: Option<String>,
 }
@@ -941,6 +987,7 @@ pub struct InspectionRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreditRecordRequest {
     /// `penalty`, `abnormal_list`, `serious_violation`, `commendation`.
+    #[schema(inline, value_type = Option<CreditKind>)]
     pub kind: Option<String>,
     pub department: Option<String>,
     pub decision_no: Option<String>,
@@ -1122,7 +1169,7 @@ fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
 }
 
 /// A merchant's licences (expired ones marked).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "list_licences", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = [LicenceView]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1145,7 +1192,7 @@ pub async fn list_licences(
 }
 
 /// Record a licence (regulators of the merchant's region).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = LicenceRequest, responses(
+#[utoipa::path(operation_id = "create_licence", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = LicenceRequest, responses(
     (status = 201, body = LicenceView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1157,7 +1204,7 @@ pub async fn create_licence(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<LicenceRequest>,
+    body: Json<LicenceRequest>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let row = create_record(&state, &req, &user, id, |m| {
@@ -1175,7 +1222,7 @@ pub struct InspectionQuery {
 }
 
 /// A merchant's inspections, newest first.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), InspectionQuery), responses(
+#[utoipa::path(operation_id = "list_inspections", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), InspectionQuery), responses(
     (status = 200, body = [InspectionRow]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1184,7 +1231,7 @@ pub async fn list_inspections(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<InspectionQuery>,
+    query: Query<InspectionQuery>,
 ) -> AppResult<web::Json<Vec<InspectionRow>>> {
     let mut conn = state.pool.get().await?;
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
@@ -1195,7 +1242,7 @@ pub async fn list_inspections(
 }
 
 /// Record an inspection; the merchant's grade is recomputed in the same transaction.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = InspectionRequest, responses(
+#[utoipa::path(operation_id = "create_inspection", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = InspectionRequest, responses(
     (status = 201, body = InspectionRow),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1207,7 +1254,7 @@ pub async fn create_inspection(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<InspectionRequest>,
+    body: Json<InspectionRequest>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let row = create_record(&state, &req, &user, id, |m| {
@@ -1224,7 +1271,7 @@ pub struct CreditQuery {
 }
 
 /// A merchant's credit records in publicity (regulators may ask for expired ones too).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), CreditQuery), responses(
+#[utoipa::path(operation_id = "list_credit_records", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), CreditQuery), responses(
     (status = 200, body = [CreditRecordRow]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1233,7 +1280,7 @@ pub async fn list_credit_records(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<CreditQuery>,
+    query: Query<CreditQuery>,
 ) -> AppResult<web::Json<Vec<CreditRecordRow>>> {
     let mut conn = state.pool.get().await?;
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
@@ -1245,7 +1292,7 @@ pub async fn list_credit_records(
 
 /// Record a penalty, list entry or commendation; the grade is recomputed in the same
 /// transaction.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CreditRecordRequest, responses(
+#[utoipa::path(operation_id = "create_credit_record", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CreditRecordRequest, responses(
     (status = 201, body = CreditRecordRow),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1257,7 +1304,7 @@ pub async fn create_credit_record(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<i64>,
-    body: web::Json<CreditRecordRequest>,
+    body: Json<CreditRecordRequest>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let row = create_record(&state, &req, &user, id, |m| {

@@ -11,8 +11,10 @@ pub const MAX_PER_PAGE: i64 = 200;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageQuery {
     /// 1-based page number (default 1).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// Items a page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<i64>,
 }
 

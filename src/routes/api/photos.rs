@@ -85,10 +85,23 @@ pub async fn read_multipart(
     Ok(form)
 }
 
+/// The multipart form of a photo upload (schema only).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PhotoUpload {
+    /// JPEG, PNG or WebP (recognised by content), at most 20 MiB and 8000×8000 pixels.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// `storefront` when omitted.
+    #[schema(inline, value_type = Option<PhotoKind>)]
+    kind: Option<String>,
+}
+
 /// Upload a storefront or interior photo: multipart `file` (JPEG, PNG or WebP — recognised by
 /// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`).
-#[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body(content_type = "multipart/form-data", description = "`file` and `kind`"),
+#[utoipa::path(operation_id = "upload_merchant_photo", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body(content = inline(PhotoUpload), content_type = "multipart/form-data"),
     responses(
     (status = 201, body = PhotoView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -192,7 +205,7 @@ pub async fn upload_photo(
 /// new id, so clients and proxies may cache forever.
 /// Removes a photo (the merchant itself, or its regulators): its bytes are deleted, the
 /// audit log keeps what it was. The shop's pages are refreshed.
-#[utoipa::path(tag = "merchants", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_photo", tag = "merchants", security(("bearer" = [])),
     params(("id" = i64, Path), ("photo_id" = String, Path, description = "the photo's id as in its URL")),
     responses(
     (status = 204, description = "removed"),
@@ -243,7 +256,7 @@ fn is_public_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-#[utoipa::path(tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
+#[utoipa::path(operation_id = "get_photo", tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
     (status = 200, content_type = "image/jpeg"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -255,7 +268,7 @@ pub async fn photo_display(
     serve(&state, path.into_inner(), false).await
 }
 
-#[utoipa::path(tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
+#[utoipa::path(operation_id = "get_photo_thumb", tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
     (status = 200, content_type = "image/jpeg"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]

@@ -13,6 +13,7 @@ use crate::db::shop_codes::ShopCodeRow;
 use crate::domain::region::RegionCode;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Query;
 use crate::pages::poster::Poster;
 use crate::qr;
 use crate::routes::actor;
@@ -90,7 +91,7 @@ async fn managing(
 }
 
 /// Issue the merchant's code, or re-issue it: the previous code then answers 410 on its page.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "issue_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 201, body = ShopCodeView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -136,7 +137,7 @@ pub async fn issue(
 }
 
 /// Revoke the merchant's code (its page then answers 410). 404 when it has none.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "revoke_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 204),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -173,7 +174,7 @@ pub async fn revoke(
 }
 
 /// The active code (regulators of the merchant and the merchant itself). 404 when none.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = ShopCodeView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -199,11 +200,12 @@ async fn visible_active(state: &AppState, user: &CurrentUser, id: i64) -> AppRes
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SizeQuery {
     /// Side of the PNG in pixels, 128–2048 (default 512).
+    #[param(minimum = 128, maximum = 2048)]
     pub size: Option<u32>,
 }
 
 /// The code alone as a PNG (level Q, quiet zone 4).
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), SizeQuery), responses(
+#[utoipa::path(operation_id = "get_qrcode_png", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), SizeQuery), responses(
     (status = 200, content_type = "image/png"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -213,7 +215,7 @@ pub async fn qrcode_png(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<SizeQuery>,
+    query: Query<SizeQuery>,
 ) -> AppResult<HttpResponse> {
     let size = query.size.unwrap_or(qr::DEFAULT_SIZE);
     if !(qr::MIN_SIZE..=qr::MAX_SIZE).contains(&size) {
@@ -230,7 +232,7 @@ pub async fn qrcode_png(
 }
 
 /// The code alone as SVG.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_qrcode_svg", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/svg+xml"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -254,7 +256,7 @@ pub struct BulkIssued {
 
 /// Issue codes for every merchant in a region (a prefecture: all its counties) that is not
 /// closed and has no active code. One transaction, one audit event.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
+#[utoipa::path(operation_id = "issue_region_qrcodes", tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code")), responses(
     (status = 200, body = BulkIssued),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -300,6 +302,7 @@ pub async fn bulk_issue(
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ScansQuery {
     /// Days back from today (China time), 1–366 (default 30).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
@@ -317,7 +320,7 @@ pub struct ScanStats {
 }
 
 /// Scans of the merchant's codes per day (counted in memory, written every few seconds).
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), ScansQuery), responses(
+#[utoipa::path(operation_id = "get_merchant_scans", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path), ScansQuery), responses(
     (status = 200, body = ScanStats),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -327,7 +330,7 @@ pub async fn scans(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<ScansQuery>,
+    query: Query<ScansQuery>,
 ) -> AppResult<web::Json<ScanStats>> {
     let days = query.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
@@ -373,7 +376,7 @@ async fn poster_facts(
 
 /// The print-ready poster (A6, 300 dpi) as SVG: programme title, shop name, the code and its
 /// text, instructions in Chinese and English, the hotline.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_poster_svg", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/svg+xml"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -395,7 +398,7 @@ pub async fn poster_svg(
 
 /// The same poster as a 1240×1748 PNG with the Chinese text rendered from an installed CJK
 /// font (503 if none is installed, rather than a poster with missing characters).
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_poster_png", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, content_type = "image/png"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 503, body = Problem, content_type = "application/problem+json"),
@@ -463,16 +466,25 @@ async fn covered_regions(
     Ok((region, covered))
 }
 
+/// The poster file format of a zip.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PosterFormat {
+    Svg,
+    Png,
+}
+
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct ZipQuery {
     /// `svg` (default: vector, small, print-ready) or `png` (A6 at 300 dpi, rendered with the
     /// server's CJK font: slower, about 0.1 s a poster).
+    #[param(inline, value_type = Option<PosterFormat>)]
     pub format: Option<String>,
 }
 
 /// Posters of every active code in a region, one file each named by USCC, as a zip that
 /// streams while it is written.
-#[utoipa::path(tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code"), ZipQuery), responses(
+#[utoipa::path(operation_id = "get_region_posters_zip", tag = "qrcodes", security(("bearer" = [])), params(("code" = String, Path, description = "region code"), ZipQuery), responses(
     (status = 200, content_type = "application/zip"),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -484,7 +496,7 @@ pub async fn region_zip(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-    query: web::Query<ZipQuery>,
+    query: Query<ZipQuery>,
 ) -> AppResult<HttpResponse> {
     let png = match query.format.as_deref().map(str::trim) {
         None | Some("") | Some("svg") => false,

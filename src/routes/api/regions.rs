@@ -8,7 +8,7 @@ use crate::error::AppResult;
 use crate::state::AppState;
 
 /// Every region known to this deployment.
-#[utoipa::path(tag = "regions", responses((status = 200, body = Vec<Region>)))]
+#[utoipa::path(operation_id = "list_regions", tag = "regions", responses((status = 200, body = Vec<Region>)))]
 #[get("/regions")]
 pub async fn list(state: web::Data<AppState>) -> AppResult<web::Json<Vec<Region>>> {
     let mut conn = state.pool.get().await?;

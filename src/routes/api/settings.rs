@@ -12,11 +12,12 @@ use crate::db::calendar::DeadlineRule;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Json;
 use crate::routes::actor;
 use crate::state::AppState;
 
 /// Every rule, oldest first (staff).
-#[utoipa::path(tag = "settings", security(("bearer" = [])), responses(
+#[utoipa::path(operation_id = "list_complaint_deadlines", tag = "settings", security(("bearer" = [])), responses(
     (status = 200, body = Vec<DeadlineRule>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -33,15 +34,20 @@ pub async fn list(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeadlineRuleBody {
     /// Working days after receipt to accept or reject (1–365).
+    #[schema(minimum = 1, maximum = 365)]
     pub accept_working_days: i32,
     /// Working days after acceptance to conclude mediation (1–365).
+    #[schema(minimum = 1, maximum = 365)]
     pub conclude_working_days: i32,
     /// Working days the merchant has to settle first (green channel; 0 turns it off).
+    #[schema(minimum = 0, maximum = 365)]
     pub green_channel_working_days: i32,
     /// The legal basis, e.g. the revised regulation's name and article.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: String,
 }
 
@@ -78,8 +84,8 @@ fn validate(body: &DeadlineRuleBody) -> Result<(), Vec<FieldError>> {
 }
 
 /// Set the rule taking effect on a date (admin); audited with the rule it replaces.
-#[utoipa::path(tag = "settings", security(("bearer" = [])),
-    params(("effective_from" = String, Path, description = "YYYY-MM-DD")),
+#[utoipa::path(operation_id = "put_complaint_deadline", tag = "settings", security(("bearer" = [])),
+    params(("effective_from" = NaiveDate, Path, description = "the day the rule takes effect")),
     request_body = DeadlineRuleBody, responses(
     (status = 200, body = DeadlineRule),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -91,7 +97,7 @@ pub async fn put(
     req: HttpRequest,
     user: CurrentUser,
     path: web::Path<NaiveDate>,
-    body: web::Json<DeadlineRuleBody>,
+    body: Json<DeadlineRuleBody>,
 ) -> AppResult<web::Json<DeadlineRule>> {
     policy::administer(&user).check()?;
     validate(&body).map_err(AppError::Validation)?;

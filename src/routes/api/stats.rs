@@ -18,6 +18,7 @@ use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Query;
 use crate::routes::complaint_flow::today;
 use crate::state::AppState;
 
@@ -296,7 +297,7 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
 }
 
 /// Indicators per county and in total for a period.
-#[utoipa::path(tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
+#[utoipa::path(operation_id = "get_stats", tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
     (status = 200, body = StatsReport),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -305,7 +306,7 @@ async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResu
 pub async fn stats(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> AppResult<web::Json<StatsReport>> {
     Ok(web::Json(report(&state, &user, &query).await?))
 }
@@ -434,7 +435,7 @@ fn file_name(r: &StatsReport, ext: &str) -> String {
 
 /// The same indicators as CSV (UTF-8 with BOM, so Excel reads the Chinese; header of column
 /// keys; rates as fractions; money in fen).
-#[utoipa::path(tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
+#[utoipa::path(operation_id = "get_stats_csv", tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
     (status = 200, content_type = "text/csv"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -442,7 +443,7 @@ fn file_name(r: &StatsReport, ext: &str) -> String {
 pub async fn stats_csv(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> AppResult<HttpResponse> {
     let r = report(&state, &user, &query).await?;
     let mut w = csv::Writer::from_writer(Vec::from("\u{feff}".as_bytes()));
@@ -472,7 +473,7 @@ pub async fn stats_csv(
 
 /// The same indicators as an Excel workbook: a row of Chinese labels, a row of column keys,
 /// then one row per region and the total; rates formatted as percentages.
-#[utoipa::path(tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
+#[utoipa::path(operation_id = "get_stats_xlsx", tag = "stats", security(("bearer" = [])), params(StatsQuery), responses(
     (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -480,7 +481,7 @@ pub async fn stats_csv(
 pub async fn stats_xlsx(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> AppResult<HttpResponse> {
     let r = report(&state, &user, &query).await?;
     let name = file_name(&r, "xlsx");

@@ -14,14 +14,17 @@ use crate::domain::region::RegionCode;
 use crate::domain::user::{NewPassword, Role, Username};
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
+use crate::extract::Json;
 use crate::routes::actor;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub username: String,
     pub password: String,
     /// `admin`, `regulator` or `merchant`.
+    #[schema(inline, value_type = Role)]
     pub role: String,
     /// Required for a regulator: its jurisdiction. Not allowed otherwise.
     #[serde(default)]
@@ -127,7 +130,7 @@ fn validate(body: &CreateUserRequest) -> Result<ValidCreate, Vec<FieldError>> {
 
 /// Create an account. Admins create any; a regulator creates merchant logins for merchants in
 /// its jurisdiction (404 for a merchant outside it). Audited.
-#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = CreateUserRequest, responses(
+#[utoipa::path(operation_id = "create_user", tag = "users", security(("bearer" = [])), request_body = CreateUserRequest, responses(
     (status = 201, body = UserView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -139,7 +142,7 @@ pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: CurrentUser,
-    body: web::Json<CreateUserRequest>,
+    body: Json<CreateUserRequest>,
 ) -> AppResult<HttpResponse> {
     policy::create_user_role(&user, body.role.parse::<Role>().ok()).check()?;
     let valid = validate(&body).map_err(AppError::Validation)?;
@@ -219,7 +222,7 @@ pub async fn create(
 
 /// One account: oneself; admins any; regulators the merchant logins of merchants in their
 /// jurisdiction (404 otherwise).
-#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[utoipa::path(operation_id = "get_user", tag = "users", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 200, body = UserView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
