@@ -423,7 +423,10 @@ mod unique_violation_tests {
         )
         .into();
         let body = serde_json::to_string(&e.problem()).unwrap();
-        assert!(!body.contains("users_username_key") && !body.contains("Key ("), "{body}");
+        assert!(
+            !body.contains("users_username_key") && !body.contains("Key ("),
+            "{body}"
+        );
         assert!(body.contains("username is already taken"), "{body}");
     }
 }

@@ -1,6 +1,5 @@
 //! The merchant registry: CRUD per role, the authorization matrix, USCC rules, concurrency.
 
-use diesel_async::RunQueryDsl;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_field_error, assert_problem, spawn_app, uscc_for, TestApp};
@@ -154,20 +153,13 @@ async fn each_uscc_rule_is_named() {
         m["uscc_check_override_reason"],
         "2015 年试点期核发，与营业执照原件一致"
     );
-    let mut conn = app.conn().await;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let audited: N = diesel::sql_query(
-        "SELECT count(*) AS n FROM audit_log WHERE action = 'merchant.create' \
-         AND after->>'uscc_check_override_reason' IS NOT NULL",
-    )
-    .get_result(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(audited.n, 1);
+    let audited = app
+        .count(
+            "SELECT count(*) AS n FROM audit_log WHERE action = 'merchant.create' \
+             AND after->>'uscc_check_override_reason' IS NOT NULL",
+        )
+        .await;
+    assert_eq!(audited, 1);
 }
 
 #[tokio::test]

@@ -566,37 +566,13 @@ async fn photos_are_unguessable_interior_ones_private_without_a_code_and_removab
     // Another county's regulator cannot remove it; the merchant and its regulator can.
     let other = app.regulator(&["513231"]).await;
     let one = |p: &Value| format!("{path}/{}", p["id"].as_str().unwrap());
-    let resp = app
-        .client
-        .delete(app.url(&one(interior)))
-        .bearer_auth(&other.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_as(&other.token, &one(interior)).await;
     assert_eq!(resp.status(), 404);
-    let resp = app
-        .client
-        .delete(app.url(&one(interior)))
-        .bearer_auth(&owner.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_as(&owner.token, &one(interior)).await;
     assert_eq!(resp.status(), 204);
-    let resp = app
-        .client
-        .delete(app.url(&one(storefront)))
-        .bearer_auth(&reg.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_as(&reg.token, &one(storefront)).await;
     assert_eq!(resp.status(), 204);
-    let resp = app
-        .client
-        .delete(app.url(&one(storefront)))
-        .bearer_auth(&reg.token)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete_as(&reg.token, &one(storefront)).await;
     assert_eq!(resp.status(), 404, "already removed");
     assert_eq!(get(storefront["url"].as_str().unwrap().into()).await, 404);
     let m: Value = app
@@ -606,16 +582,8 @@ async fn photos_are_unguessable_interior_ones_private_without_a_code_and_removab
         .await
         .unwrap();
     assert_eq!(m["photos"], json!([]));
-    let mut conn = app.conn().await;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let n: N =
-        diesel::sql_query("SELECT count(*) AS n FROM audit_log WHERE action = 'photo.delete'")
-            .get_result(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(n.n, 2);
+    let n = app
+        .count("SELECT count(*) AS n FROM audit_log WHERE action = 'photo.delete'")
+        .await;
+    assert_eq!(n, 2);
 }
