@@ -389,9 +389,16 @@ pub async fn act(
         },
     )
     .await?;
-    Ok(web::Json(
-        full_view(&state, &mut conn, &user, after, name).await?,
-    ))
+    // The action is committed: the answer must not fail now (a retry would meet it as 409).
+    // If the timeline cannot be read, the complaint as it stands answers without it.
+    let plain = view(after.clone(), name.clone(), &user);
+    match full_view(&state, &mut conn, &user, after, name).await {
+        Ok(v) => Ok(web::Json(v)),
+        Err(e) => {
+            tracing::warn!(error = %e, "complaint action committed; answered without its timeline");
+            Ok(web::Json(plain))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
