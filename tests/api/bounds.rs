@@ -1,7 +1,13 @@
 //! Bounds: no list reaches deep or grows without end, no multipart form or import file makes
 //! the server hold more than it must.
 
-use crate::helpers::{assert_field_error, spawn_app};
+use chrono::{Days, Utc};
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+
+use crate::complaints::shop;
+use crate::helpers::{assert_field_error, assert_problem, spawn_app};
+use yidianyima::db;
 
 #[tokio::test]
 async fn deep_pages_are_refused_on_every_paged_list() {
@@ -25,4 +31,188 @@ async fn deep_pages_are_refused_on_every_paged_list() {
             assert!(message.contains("filter"), "{message}");
         }
     }
+}
+
+fn today() -> chrono::NaiveDate {
+    yidianyima::domain::time::china_date(Utc::now())
+}
+
+#[tokio::test]
+async fn record_lists_photos_and_warnings_are_capped() {
+    use db::schema::{credit_records, licences, photos, warnings};
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513201"]).await;
+    let s = shop(&app, &reg, "513201").await;
+    let today = today();
+    let mut conn = app.conn().await;
+    let lic: Vec<db::merchants::NewLicence> = (0..130)
+        .map(|i| db::merchants::NewLicence {
+            merchant_id: s.id,
+            kind: "food_business".into(),
+            number: format!("JY15132010{i:05}"),
+            issuer: "马尔康市市场监督管理局".into(),
+            valid_from: today - Days::new(1000 - i),
+            valid_until: Some(today + Days::new(1000)),
+            created_by: None,
+        })
+        .collect();
+    diesel::insert_into(licences::table)
+        .values(&lic)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let credit: Vec<db::merchants::NewCreditRecord> = (0..130)
+        .map(|i| db::merchants::NewCreditRecord {
+            merchant_id: s.id,
+            kind: "commendation".into(),
+            department: "马尔康市市场监督管理局".into(),
+            decision_no: format!("马市监表〔2026〕{i}号"),
+            decided_on: today - Days::new(200 - i),
+            summary: "诚信经营".into(),
+            publicity_until: Some(today + Days::new(365)),
+            created_by: None,
+        })
+        .collect();
+    diesel::insert_into(credit_records::table)
+        .values(&credit)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let ph: Vec<db::merchants::NewPhoto> = (0..25)
+        .map(|_| db::merchants::NewPhoto {
+            public_id: db::merchants::new_photo_public_id(),
+            merchant_id: s.id,
+            kind: "interior".into(),
+            width: 1,
+            height: 1,
+            display: vec![0xFF, 0xD8, 0xFF],
+            thumb_width: 1,
+            thumb_height: 1,
+            thumb: vec![0xFF, 0xD8, 0xFF],
+            created_by: None,
+        })
+        .collect();
+    diesel::insert_into(photos::table)
+        .values(&ph)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let warn: Vec<db::complaints::NewWarning> = (0..60)
+        .map(|i| db::complaints::NewWarning {
+            region_code: Some("513201".into()),
+            category: None,
+            title: format!("消费提示 {i}"),
+            body: "旅游旺季请索要发票".into(),
+            valid_until: today + Days::new(30),
+            created_by: None,
+        })
+        .chain(std::iter::once(db::complaints::NewWarning {
+            region_code: Some("513230".into()),
+            category: None,
+            title: "另一个县".into(),
+            body: "不适用于马尔康".into(),
+            valid_until: today + Days::new(30),
+            created_by: None,
+        }))
+        .collect();
+    diesel::insert_into(warnings::table)
+        .values(&warn)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.state.pages.invalidate_all().await;
+
+    let len = |v: &Value| v.as_array().unwrap().len();
+    let m: Value = app
+        .get_as(&reg.token, &format!("/api/v1/merchants/{}", s.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(len(&m["licences"]), 100);
+    // Newest first: the newest licence is the last one inserted.
+    assert_eq!(m["licences"][0]["number"], "JY1513201000129");
+    assert_eq!(len(&m["credit_records"]), 100);
+    assert_eq!(
+        m["credit_records"][0]["decision_no"],
+        "马市监表〔2026〕129号"
+    );
+    assert_eq!(len(&m["photos"]), 20);
+
+    let l: Value = app
+        .get_as(&reg.token, &format!("/api/v1/merchants/{}/licences", s.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(len(&l), 100);
+    let l: Value = app
+        .get_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/licences?limit=120", s.id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(len(&l), 120);
+    let c: Value = app
+        .get_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/credit-records", s.id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(len(&c), 100);
+    let c: Value = app
+        .get_as(
+            &reg.token,
+            &format!(
+                "/api/v1/merchants/{}/credit-records?include_expired=true&limit=1000",
+                s.id
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(len(&c), 130, "the largest limit is 500");
+
+    // A merchant with 20 photos must remove one before adding another.
+    let resp = app
+        .upload_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/photos", s.id),
+            "a.png",
+            vec![0x89, b'P', b'N', b'G'],
+            &[("kind", "interior")],
+        )
+        .await;
+    assert_problem(resp, 409, "too_many_photos").await;
+
+    let w: Value = app.get_json("/api/v1/public/warnings?region=513201").await;
+    assert_eq!(len(&w), 50);
+    assert_eq!(w[0]["title"], "消费提示 59");
+    let w: Value = app.get_json("/api/v1/public/warnings?region=513230").await;
+    assert_eq!(len(&w), 1);
+
+    let page: Value = app
+        .get_json(&format!("/api/v1/public/shops/{}", s.code))
+        .await;
+    assert_eq!(len(&page["licences"]), 100);
+    assert_eq!(len(&page["credit_records"]), 100);
+    assert_eq!(len(&page["warnings"]), 50);
+    let html = app
+        .client
+        .get(app.url(&format!("/s/{}", s.code)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("JY1513201000129"));
+    assert!(!html.contains("JY1513201000029"), "the 101st licence");
 }

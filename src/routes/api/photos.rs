@@ -86,12 +86,14 @@ pub async fn read_multipart(
 }
 
 /// Upload a storefront or interior photo: multipart `file` (JPEG, PNG or WebP — recognised by
-/// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`).
+/// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`). A
+/// shop keeps at most 20 photos (409 `too_many_photos`: remove one first).
 #[utoipa::path(tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body(content_type = "multipart/form-data", description = "`file` and `kind`"),
     responses(
     (status = 201, body = PhotoView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "the shop has 20 photos already (`too_many_photos`)", body = Problem, content_type = "application/problem+json"),
     (status = 413, body = Problem, content_type = "application/problem+json"),
     (status = 415, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -111,6 +113,15 @@ pub async fn upload_photo(
             .await?
             .ok_or(AppError::NotFound)?;
         may_add_photo(&user, &m)?;
+        if db::merchants::photo_count(&mut conn, m.id).await? >= db::merchants::PHOTOS_KEPT {
+            return Err(AppError::Conflict {
+                code: "too_many_photos",
+                detail: format!(
+                    "a shop keeps at most {} photos: remove one before adding another",
+                    db::merchants::PHOTOS_KEPT
+                ),
+            });
+        }
         m
     };
     let upload = read_multipart(&req, payload, MAX_UPLOAD).await?;
