@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
 use crate::complaints::shop;
-use crate::helpers::{assert_field_error, assert_problem, spawn_app};
+use crate::helpers::{assert_field_error, assert_problem, spawn_app, uscc_for};
 use yidianyima::db;
 
 #[tokio::test]
@@ -215,4 +215,52 @@ async fn record_lists_photos_and_warnings_are_capped() {
         .unwrap();
     assert!(html.contains("JY1513201000129"));
     assert!(!html.contains("JY1513201000029"), "the 101st licence");
+}
+
+/// A multipart body of `n` small text parts plus a CSV file.
+fn form(n: usize, field_len: usize) -> reqwest::multipart::Form {
+    let csv = format!(
+        "统一社会信用代码,名称\n{},藏家饭店\n",
+        uscc_for("513201", 7)
+    );
+    let mut form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("m.csv"),
+    );
+    for i in 0..n {
+        form = form.text(format!("note{i}"), "x".repeat(field_len));
+    }
+    form
+}
+
+#[tokio::test]
+async fn multipart_forms_have_few_small_parts() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513201"]).await;
+    let send = |form| {
+        app.client
+            .post(app.url("/api/v1/imports?dry_run=true"))
+            .bearer_auth(&reg.token)
+            .multipart(form)
+            .send()
+    };
+    let resp = send(form(9, 10)).await.unwrap();
+    assert_eq!(resp.status(), 200, "ten parts");
+    let resp = send(form(10, 10)).await.unwrap();
+    let body = assert_problem(resp, 413, "payload_too_large").await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("10 parts"),
+        "{body}"
+    );
+    // Each text field is small, and so are all of them together.
+    let resp = send(form(5, 4000)).await.unwrap();
+    let body = assert_problem(resp, 413, "payload_too_large").await;
+    assert!(body["detail"].as_str().unwrap().contains("text"), "{body}");
+    // A second `file` part: the first one already counted.
+    let twice = form(0, 0).part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![b'a'; 100]).file_name("n.csv"),
+    );
+    let resp = send(twice).await.unwrap();
+    assert_field_error(resp, "file", "duplicate_part").await;
 }
