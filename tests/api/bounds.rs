@@ -1,6 +1,8 @@
 //! Bounds: no list reaches deep or grows without end, no multipart form or import file makes
 //! the server hold more than it must.
 
+use std::time::{Duration, Instant};
+
 use chrono::{Days, Utc};
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
@@ -263,4 +265,102 @@ async fn multipart_forms_have_few_small_parts() {
     );
     let resp = send(twice).await.unwrap();
     assert_field_error(resp, "file", "duplicate_part").await;
+}
+
+#[tokio::test]
+async fn imports_refuse_too_many_rows_and_cells() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513201"]).await;
+    // 100,001 data rows.
+    let mut csv = String::from("统一社会信用代码,名称\n");
+    for i in 0..100_001u64 {
+        csv.push_str(&format!("{},商户{i}\n", uscc_for("513201", i)));
+    }
+    let resp = app
+        .upload_as(
+            &reg.token,
+            "/api/v1/imports?dry_run=true",
+            "big.csv",
+            csv.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_field_error(resp, "file", "too_many_rows").await;
+    // A row wider than any merchant file: 300 columns.
+    let mut csv = String::from("统一社会信用代码,名称\n");
+    csv.push_str(&format!("{},藏家饭店", uscc_for("513201", 1)));
+    csv.push_str(&",x".repeat(300));
+    csv.push('\n');
+    let resp = app
+        .upload_as(
+            &reg.token,
+            "/api/v1/imports?dry_run=true",
+            "wide.csv",
+            csv.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_field_error(resp, "file", "too_many_columns").await;
+    // 20,000 rows of 255 columns: too many cells for one import.
+    let line = format!("{}x\n", ",".repeat(254));
+    let csv = format!("统一社会信用代码,名称\n{}", line.repeat(20_000));
+    let resp = app
+        .upload_as(
+            &reg.token,
+            "/api/v1/imports?dry_run=true",
+            "cells.csv",
+            csv.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_field_error(resp, "file", "too_many_cells").await;
+}
+
+#[tokio::test]
+async fn a_sparse_xlsx_does_not_allocate_its_rectangle() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513201"]).await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "统一社会信用代码").unwrap();
+    sheet.write_string(0, 1, "名称").unwrap();
+    sheet.write_string(1, 0, uscc_for("513201", 3)).unwrap();
+    sheet.write_string(1, 1, "藏家饭店").unwrap();
+    // One cell far away: rows × columns would be 16 billion cells.
+    sheet.write_string(1_000_000, 16_000, "远").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let started = Instant::now();
+    let resp = app
+        .upload_as(
+            &reg.token,
+            "/api/v1/imports?dry_run=true",
+            "sparse.xlsx",
+            bytes,
+            &[],
+        )
+        .await;
+    assert_field_error(resp, "file", "too_many_columns").await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Far down but in a normal column: read sparsely, and the row keeps its number.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "统一社会信用代码").unwrap();
+    sheet.write_string(0, 1, "名称").unwrap();
+    sheet.write_string(1_000_000, 0, "bad").unwrap();
+    sheet.write_string(1_000_000, 1, "远处的商户").unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let resp = app
+        .upload_as(
+            &reg.token,
+            "/api/v1/imports?dry_run=true",
+            "far.xlsx",
+            bytes,
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(report["rows"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["row"], 1_000_001);
 }
