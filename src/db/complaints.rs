@@ -691,14 +691,44 @@ pub async fn insert_warning(
     .await
 }
 
-/// Warnings still valid on `today`, newest first.
+/// The most warnings shown at once (the public list, a scan page): the newest.
+pub const WARNINGS_SHOWN: i64 = 50;
+
+/// The newest [`WARNINGS_SHOWN`] warnings still valid on `today` that apply to `region` (its
+/// own, its prefecture's and province's, and those for everywhere) and to `category` (its own
+/// and those for every category); `None`: any.
 pub async fn active_warnings<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Send>(
     conn: &mut C,
     today: NaiveDate,
+    region: Option<&crate::domain::region::RegionCode>,
+    category: Option<&str>,
 ) -> QueryResult<Vec<WarningRow>> {
-    warnings::table
+    let mut q = warnings::table
         .filter(warnings::valid_until.ge(today))
-        .order((warnings::created_at.desc(), warnings::id.desc()))
+        .into_boxed();
+    if let Some(r) = region {
+        // A warning covers `r` when its code is `r` or one of the regions above it.
+        let c = r.as_str();
+        let covering = vec![
+            c.to_owned(),
+            format!("{}00", &c[..4]),
+            format!("{}0000", &c[..2]),
+        ];
+        q = q.filter(
+            warnings::region_code
+                .is_null()
+                .or(warnings::region_code.eq_any(covering)),
+        );
+    }
+    if let Some(cat) = category {
+        q = q.filter(
+            warnings::category
+                .is_null()
+                .or(warnings::category.eq(cat.to_owned())),
+        );
+    }
+    q.order((warnings::created_at.desc(), warnings::id.desc()))
+        .limit(WARNINGS_SHOWN)
         .select(WarningRow::as_select())
         .load(conn)
         .await

@@ -482,13 +482,32 @@ pub struct NewCreditRecord {
     pub created_by: Option<i64>,
 }
 
+/// How many of a merchant's licences and credit records a merchant's record, the scan page and
+/// the lists show by default: the newest. Any more is not something a person reads, and an
+/// unbounded list is an unbounded response.
+pub const RECORDS_SHOWN: i64 = 100;
+
+/// The most a record list route (`?limit=`) returns at once.
+pub const RECORDS_LIMIT_MAX: i64 = 500;
+
+/// The photos a merchant keeps (an upload beyond them is refused: remove one first).
+pub const PHOTOS_KEPT: i64 = 20;
+
+/// A route's `?limit=`: default [`RECORDS_SHOWN`], at most [`RECORDS_LIMIT_MAX`].
+pub fn records_limit(asked: Option<i64>) -> i64 {
+    asked.unwrap_or(RECORDS_SHOWN).clamp(1, RECORDS_LIMIT_MAX)
+}
+
+/// The newest `limit` licences (by `valid_from`).
 pub async fn licences_of(
     conn: &mut AsyncPgConnection,
     merchant_id: i64,
+    limit: i64,
 ) -> QueryResult<Vec<LicenceRow>> {
     licences::table
         .filter(licences::merchant_id.eq(merchant_id))
         .order((licences::valid_from.desc(), licences::id.desc()))
+        .limit(limit)
         .select(LicenceRow::as_select())
         .load(conn)
         .await
@@ -508,11 +527,14 @@ pub async fn inspections_of(
         .await
 }
 
-/// Credit records, newest first; only those in publicity on `current_on` if given.
+/// Credit records, newest first, at most `limit`; only those in publicity on `current_on` if
+/// given. The grade needs every record in publicity (`limit` `i64::MAX`): only regulators write
+/// them, so their number is bounded by what the bureau decides, not by what a caller sends.
 pub async fn credit_records_of(
     conn: &mut AsyncPgConnection,
     merchant_id: i64,
     current_on: Option<NaiveDate>,
+    limit: i64,
 ) -> QueryResult<Vec<CreditRecordRow>> {
     let mut q = credit_records::table
         .filter(credit_records::merchant_id.eq(merchant_id))
@@ -525,6 +547,7 @@ pub async fn credit_records_of(
         );
     }
     q.order((credit_records::decided_on.desc(), credit_records::id.desc()))
+        .limit(limit)
         .select(CreditRecordRow::as_select())
         .load(conn)
         .await
@@ -558,7 +581,7 @@ pub async fn assess(
     merchant_id: i64,
     today: NaiveDate,
 ) -> QueryResult<Assessment> {
-    let credit = credit_records_of(conn, merchant_id, Some(today)).await?;
+    let credit = credit_records_of(conn, merchant_id, Some(today), i64::MAX).await?;
     let since = today - chrono::Days::new(grade::RECENT_DAYS + 1);
     let recent: Vec<InspectionRow> = inspections::table
         .filter(inspections::merchant_id.eq(merchant_id))
@@ -768,6 +791,7 @@ pub async fn insert_photo(conn: &mut AsyncPgConnection, new: &NewPhoto) -> Query
         .await
 }
 
+/// The newest [`PHOTOS_KEPT`] photos.
 pub async fn photos_of(
     conn: &mut AsyncPgConnection,
     merchant_id: i64,
@@ -775,6 +799,7 @@ pub async fn photos_of(
     photos::table
         .filter(photos::merchant_id.eq(merchant_id))
         .order(photos::id.desc())
+        .limit(PHOTOS_KEPT)
         .select(PhotoMeta::as_select())
         .load(conn)
         .await
@@ -831,6 +856,14 @@ pub async fn photo_of(
         .first(conn)
         .await
         .optional()
+}
+
+pub async fn photo_count(conn: &mut AsyncPgConnection, merchant_id: i64) -> QueryResult<i64> {
+    photos::table
+        .filter(photos::merchant_id.eq(merchant_id))
+        .count()
+        .get_result(conn)
+        .await
 }
 
 pub async fn delete_photo(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {

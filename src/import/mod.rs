@@ -91,6 +91,9 @@ pub enum ImportError {
     Columns(Vec<FieldError>),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+    /// The blocking thread that read the file failed (a bug).
+    #[error("the import worker failed: {0}")]
+    Worker(String),
 }
 
 /// Column index → field name.
@@ -229,26 +232,31 @@ struct AuditSummary<'a> {
     partial: bool,
 }
 
-/// Imports `bytes`. Errors are file-level; row-level problems are in the report.
-pub async fn run(
-    conn: &mut AsyncPgConnection,
-    actor: &Actor,
-    scope: &Scope,
-    bytes: &[u8],
-    file_name: Option<&str>,
-    options: Options,
-    today: NaiveDate,
-) -> Result<Report, ImportError> {
+/// A data row read from the file.
+struct Row {
+    number: usize,
+    uscc: Option<Uscc>,
+    draft: MerchantDraft,
+    errors: Vec<FieldError>,
+}
+
+/// What reading the file yields, before the database is asked anything.
+struct Parsed {
+    format: &'static str,
+    ignored_columns: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// Files read at once: reading is CPU work on a blocking thread holding the file's rows, so a
+/// burst of imports queues here instead of taking every core and the memory of all of them.
+static PARSE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Reads the file and turns its rows into drafts (pure CPU work: run it off the async workers).
+fn parse(bytes: &[u8]) -> Result<Parsed, ImportError> {
     let table = table::read(bytes)?;
     let (fields, ignored_columns) = map_headers(&table.headers)?;
 
     // Pass 1: cells → drafts; the USCC as the key.
-    struct Row {
-        number: usize,
-        uscc: Option<Uscc>,
-        draft: MerchantDraft,
-        errors: Vec<FieldError>,
-    }
     let mut rows: Vec<Row> = table
         .rows
         .iter()
@@ -296,6 +304,38 @@ pub async fn run(
             }
         }
     }
+    Ok(Parsed {
+        format: table.format,
+        ignored_columns,
+        rows,
+    })
+}
+
+/// Imports `bytes`. Errors are file-level; row-level problems are in the report. The file is
+/// read on a blocking thread (at most two at once), within the limits of [`table`].
+pub async fn run(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    scope: &Scope,
+    bytes: &[u8],
+    file_name: Option<&str>,
+    options: Options,
+    today: NaiveDate,
+) -> Result<Report, ImportError> {
+    let Parsed {
+        format,
+        ignored_columns,
+        mut rows,
+    } = {
+        let _slot = PARSE_SLOTS
+            .acquire()
+            .await
+            .map_err(|e| ImportError::Worker(e.to_string()))?;
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || parse(&bytes))
+            .await
+            .map_err(|e| ImportError::Worker(e.to_string()))??
+    };
 
     let known: HashSet<String> = db::regions::list(conn)
         .await?
@@ -305,7 +345,6 @@ pub async fn run(
     let opts = options;
     let actor = actor.clone();
     let scope = scope.clone();
-    let format = table.format;
     let row_count = rows.len();
 
     let outcome = conn

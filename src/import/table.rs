@@ -3,9 +3,20 @@
 //! GBK/GB18030 (what Excel on a Chinese Windows saves as "CSV"). Row numbers are the ones a user
 //! sees in Excel: the header is row 1 (or wherever it is), blank rows keep their numbers.
 
-use std::io::Cursor;
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
 
 use calamine::{Data, Reader, Xlsx};
+
+/// Data rows a file may have (not counting blank rows and the header).
+pub const MAX_ROWS: usize = 100_000;
+/// Columns a row may reach (Excel 2003's limit: no merchant file comes near it).
+pub const MAX_COLUMNS: usize = 256;
+/// Cells kept in all (each row counted to its last cell): 100,000 rows of 30 columns.
+pub const MAX_CELLS: usize = 3_000_000;
+/// What the parts of an XLSX file may unpack to in all (a zip of repeated text compresses a
+/// thousandfold; the shared strings are loaded whole).
+pub const MAX_XLSX_UNPACKED: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -28,6 +39,61 @@ pub enum TableError {
     Empty,
     #[error("the file cannot be read: {0}")]
     Unreadable(String),
+    #[error("the file has more than {MAX_ROWS} data rows: split it into several imports")]
+    TooManyRows,
+    #[error(
+        "row {row} has a cell in column {column}; at most {MAX_COLUMNS} columns are read \
+         (delete the stray cells, or save only the merchant columns)"
+    )]
+    TooManyColumns { row: usize, column: usize },
+    #[error(
+        "the file has more than {MAX_CELLS} cells: split it, or drop the columns not imported"
+    )]
+    TooManyCells,
+    #[error("the XLSX file unpacks to more than {} MiB", MAX_XLSX_UNPACKED / 1024 / 1024)]
+    TooLarge,
+}
+
+impl TableError {
+    /// The stable code of a field error about the file.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TableError::TooManyRows => "too_many_rows",
+            TableError::TooManyColumns { .. } => "too_many_columns",
+            TableError::TooManyCells => "too_many_cells",
+            TableError::TooLarge => "file_too_large",
+            _ => "unreadable_file",
+        }
+    }
+}
+
+/// Counts what a file holds as it is read, refusing it as soon as a limit is passed.
+#[derive(Default)]
+struct Budget {
+    rows: usize,
+    cells: usize,
+}
+
+impl Budget {
+    /// A non-blank row numbered `number` (as Excel shows it) of `width` cells.
+    fn row(&mut self, number: usize, width: usize) -> Result<(), TableError> {
+        if width > MAX_COLUMNS {
+            return Err(TableError::TooManyColumns {
+                row: number,
+                column: width,
+            });
+        }
+        self.rows += 1;
+        self.cells += width;
+        // The first row is the header.
+        if self.rows > MAX_ROWS + 1 {
+            return Err(TableError::TooManyRows);
+        }
+        if self.cells > MAX_CELLS {
+            return Err(TableError::TooManyCells);
+        }
+        Ok(())
+    }
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -84,10 +150,6 @@ fn delimiter(first_line: &str) -> u8 {
     }
 }
 
-fn is_blank(cells: &[String]) -> bool {
-    cells.iter().all(|c| c.trim().is_empty())
-}
-
 fn read_delimited(text: &str, encoding: &'static str) -> Result<Table, TableError> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut reader = csv::ReaderBuilder::new()
@@ -97,6 +159,7 @@ fn read_delimited(text: &str, encoding: &'static str) -> Result<Table, TableErro
         .from_reader(text.as_bytes());
     let mut header: Option<(usize, Vec<String>)> = None;
     let mut rows = Vec::new();
+    let mut budget = Budget::default();
     // The csv reader's own line count skips blank lines; count newlines up to each record's
     // byte offset instead, so that numbers match what a spreadsheet shows.
     let bytes = text.as_bytes();
@@ -117,10 +180,19 @@ fn read_delimited(text: &str, encoding: &'static str) -> Result<Table, TableErro
             .filter(|&&b| b == b'\n')
             .count();
         counted_to = start;
-        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
-        if is_blank(&cells) {
+        // Up to the last non-blank cell: trailing separators (a spreadsheet saved as CSV pads
+        // every row to its widest) are not cells.
+        let width = record.len()
+            - record
+                .iter()
+                .rev()
+                .take_while(|c| c.trim().is_empty())
+                .count();
+        if width == 0 {
             continue;
         }
+        budget.row(line, width)?;
+        let cells: Vec<String> = record.iter().take(width).map(str::to_owned).collect();
         if header.is_none() {
             header = Some((line, cells));
         } else {
@@ -165,24 +237,79 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
+/// Refuses an XLSX whose parts unpack to more than [`MAX_XLSX_UNPACKED`] in all, by unpacking
+/// them (sizes in the zip's directory can lie) into nothing, before calamine loads any of them.
+fn check_unpacked_size(bytes: &[u8], limit: u64) -> Result<(), TableError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| TableError::Unreadable(e.to_string()))?;
+    let mut left = limit;
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index(i)
+            .map_err(|e| TableError::Unreadable(e.to_string()))?;
+        let read = std::io::copy(&mut entry.take(left + 1), &mut std::io::sink())
+            .map_err(|e| TableError::Unreadable(e.to_string()))?;
+        if read > left {
+            return Err(TableError::TooLarge);
+        }
+        left -= read;
+    }
+    Ok(())
+}
+
+/// The first sheet, read cell by cell: a sheet's cells are kept sparsely, so a stray cell far
+/// away (XFD1048576) costs one cell, not the rectangle up to it that calamine's `Range` would
+/// allocate (rows × columns, 16 billion cells at the extreme).
 fn read_xlsx(bytes: &[u8]) -> Result<Table, TableError> {
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
-        .map_err(|e| TableError::Unreadable(e.to_string()))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or(TableError::Empty)?
-        .map_err(|e| TableError::Unreadable(e.to_string()))?;
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    let first_col = range.start().map(|(_, c)| c as usize).unwrap_or(0);
+    check_unpacked_size(bytes, MAX_XLSX_UNPACKED)?;
+    let unreadable = |e: calamine::XlsxError| TableError::Unreadable(e.to_string());
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
+    let sheet = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or(TableError::Empty)?;
+    let mut reader = book.worksheet_cells_reader(&sheet).map_err(unreadable)?;
+    // Row (0-based) → its non-blank cells (column, text).
+    let mut sheet_rows: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+    let mut cells = 0usize;
+    while let Some(cell) = reader.next_cell().map_err(unreadable)? {
+        let (row, col) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.trim().is_empty() {
+            continue;
+        }
+        if col as usize >= MAX_COLUMNS {
+            return Err(TableError::TooManyColumns {
+                row: row as usize + 1,
+                column: col as usize + 1,
+            });
+        }
+        cells += 1;
+        if cells > MAX_CELLS {
+            return Err(TableError::TooManyCells);
+        }
+        sheet_rows.entry(row).or_default().push((col, text));
+        if sheet_rows.len() > MAX_ROWS + 1 {
+            return Err(TableError::TooManyRows);
+        }
+    }
+    drop(reader);
+    let mut budget = Budget::default();
     let mut header: Option<(usize, Vec<String>)> = None;
     let mut rows = Vec::new();
-    for (i, row) in range.rows().enumerate() {
-        let number = first_row + i + 1;
-        // Keep column positions: pad for a sheet whose data starts right of column A.
-        let mut cells = vec![String::new(); first_col];
-        cells.extend(row.iter().map(cell_text));
-        if is_blank(&cells) {
-            continue;
+    for (row, row_cells) in sheet_rows {
+        let number = row as usize + 1;
+        // Column positions kept: a sheet may start right of column A, or skip columns.
+        let width = row_cells
+            .iter()
+            .map(|(c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        budget.row(number, width)?;
+        let mut cells = vec![String::new(); width];
+        for (c, text) in row_cells {
+            cells[c as usize] = text;
         }
         if header.is_none() {
             header = Some((number, cells));
@@ -251,6 +378,40 @@ mod tests {
         assert_eq!(read(b"%PDF-1.7"), Err(TableError::UnsupportedFormat));
         assert_eq!(read(&[0x81, 0x20, 0xFF]), Err(TableError::UnknownEncoding));
         assert_eq!(read(b"\n\n"), Err(TableError::Empty));
+    }
+
+    #[test]
+    fn a_zip_that_unpacks_too_far_is_refused_before_calamine_sees_it() {
+        let mut out = Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file("xl/sharedStrings.xml", opts).unwrap();
+        std::io::Write::write_all(&mut zip, &vec![b'a'; 3 << 20]).unwrap();
+        zip.finish().unwrap();
+        let bytes = out.into_inner();
+        assert!(bytes.len() < 100_000);
+        assert_eq!(check_unpacked_size(&bytes, 3 << 20), Ok(()));
+        assert_eq!(
+            check_unpacked_size(&bytes, 2 << 20),
+            Err(TableError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn csv_limits() {
+        let wide = format!("a,b\n1{}\n", ",x".repeat(MAX_COLUMNS));
+        assert_eq!(
+            read(wide.as_bytes()),
+            Err(TableError::TooManyColumns {
+                row: 2,
+                column: MAX_COLUMNS + 1
+            })
+        );
+        // Trailing separators are not cells.
+        let padded = format!("a,b{}\n1,2{}\n", ",".repeat(400), ",".repeat(400));
+        assert_eq!(read(padded.as_bytes()).unwrap().rows[0].1, ["1", "2"]);
+        let long = format!("a\n{}", "1\n".repeat(MAX_ROWS + 1));
+        assert_eq!(read(long.as_bytes()), Err(TableError::TooManyRows));
     }
 
     #[test]

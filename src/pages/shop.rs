@@ -110,14 +110,17 @@ pub struct PublicShop {
     pub address: Option<String>,
     pub business_scope: Option<String>,
     pub registered_on: Option<NaiveDate>,
+    /// The newest 100.
     pub licences: Vec<PublicLicence>,
     /// The latest five.
     pub inspections: Vec<PublicInspection>,
+    /// In publicity, the newest 100.
     pub credit_records: Vec<PublicCreditRecord>,
     pub pledges: Vec<String>,
     pub storefront: Option<Thumbnail>,
     /// `null` below a sample of 5 complaints in 12 months.
     pub complaint_stats: Option<ComplaintStats>,
+    /// The newest 50 for the shop's region and category.
     pub warnings: Vec<PublicWarning>,
     pub last_updated: DateTime<Utc>,
     /// No inspection for 24 months.
@@ -183,6 +186,7 @@ pub async fn load(
         let lic = licences::table
             .filter(licences::merchant_id.eq(m.id))
             .order((licences::valid_from.desc(), licences::id.desc()))
+            .limit(db::merchants::RECORDS_SHOWN)
             .select(LicenceRow::as_select())
             .load::<LicenceRow>(&mut c3);
         let photo = photos::table
@@ -193,7 +197,18 @@ pub async fn load(
             .first::<PhotoMeta>(&mut c4);
         let overdue = db::complaints::overdue_of(&mut c5, m.id, today);
         let stats = db::complaints::public_stats(&mut c6, m.id, stats_since);
-        let warnings = db::complaints::active_warnings(&mut c7, today);
+        let region = crate::domain::region::RegionCode::parse(&m.region_code).ok();
+        let warnings = async {
+            match &region {
+                Some(r) => {
+                    db::complaints::active_warnings(&mut c7, today, Some(r), Some(&m.category))
+                        .await
+                }
+                // A stored region that does not parse (it cannot be written through the API
+                // or the import): no warnings rather than every region's.
+                None => Ok(Vec::new()),
+            }
+        };
         futures_util::try_join!(
             credit,
             insp,
@@ -206,18 +221,6 @@ pub async fn load(
     };
     let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, inspections).await?;
     let assessment = db::merchants::assess_rows(&credit, &inspections, overdue, today);
-    let region = crate::domain::region::RegionCode::parse(&m.region_code).ok();
-    let warnings: Vec<_> = warnings
-        .into_iter()
-        .filter(|w| w.category.as_ref().is_none_or(|c| *c == m.category))
-        .filter(|w| match (&w.region_code, &region) {
-            (None, _) => true,
-            (Some(wr), Some(mr)) => {
-                crate::domain::region::RegionCode::parse(wr).is_ok_and(|wr| wr.covers(mr))
-            }
-            (Some(_), None) => false,
-        })
-        .collect();
     let (received, resolved, oldest) = stats;
     inspections.truncate(5);
     let (grade_reasons, badges) = reason_views(&assessment);
@@ -312,7 +315,12 @@ pub async fn load(
                 summary: i.summary,
             })
             .collect(),
-        credit_records: credit.into_iter().map(PublicCreditRecord::from).collect(),
+        // Every record in publicity counts for the grade; the newest 100 are shown.
+        credit_records: credit
+            .into_iter()
+            .take(db::merchants::RECORDS_SHOWN as usize)
+            .map(PublicCreditRecord::from)
+            .collect(),
         pledges,
         storefront: storefront.map(|p| Thumbnail {
             url: p.thumb_url(),

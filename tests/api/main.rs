@@ -2,6 +2,7 @@
 //! (a schema of its own per app) and Redis (a key prefix of its own per app).
 
 mod auth;
+mod bounds;
 mod calendar;
 mod cli;
 mod complaints;

@@ -899,7 +899,7 @@ pub struct WarningQuery {
     pub category: Option<String>,
 }
 
-/// Consumer warnings in force.
+/// Consumer warnings in force, the newest 50.
 #[utoipa::path(operation_id = "list_warnings", tag = "public", params(WarningQuery), responses(
     (status = 200, body = Vec<WarningRow>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -920,18 +920,8 @@ pub async fn list_warnings(
         MerchantCategory::parse_field(c, "category").map_err(AppError::validation)?;
     }
     let mut conn = state.pool.get().await?;
-    let rows: Vec<WarningRow> = db::complaints::active_warnings(&mut conn, today())
-        .await?
-        .into_iter()
-        .filter(|w| match (&region, &w.region_code) {
-            (Some(asked), Some(wr)) => RegionCode::parse(wr).is_ok_and(|wr| wr.covers(asked)),
-            _ => true,
-        })
-        .filter(|w| match (category, &w.category) {
-            (Some(asked), Some(c)) => asked == c,
-            _ => true,
-        })
-        .collect();
+    let rows: Vec<WarningRow> =
+        db::complaints::active_warnings(&mut conn, today(), region.as_ref(), category).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
         .json(rows))

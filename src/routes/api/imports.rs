@@ -57,10 +57,11 @@ pub fn into_app_error(e: ImportError) -> AppError {
             detail: TableError::UnsupportedFormat.to_string(),
         },
         ImportError::Table(t) => {
-            AppError::validation(FieldError::new("file", "unreadable_file", t.to_string()))
+            AppError::validation(FieldError::new("file", t.code(), t.to_string()))
         }
         ImportError::Columns(errors) => AppError::Validation(errors),
         ImportError::Db(e) => e.into(),
+        ImportError::Worker(e) => AppError::Internal(anyhow::anyhow!("import worker: {e}")),
     }
 }
 

@@ -203,10 +203,13 @@ pub struct MerchantView {
     pub grade_reasons: Vec<ReasonView>,
     pub badges: Vec<BadgeView>,
     pub model_merchant: bool,
+    /// The newest 100 (more: `GET …/licences?limit=`).
     pub licences: Vec<LicenceView>,
+    /// The newest 20 (more: `GET …/inspections?limit=`).
     pub inspections: Vec<InspectionRow>,
-    /// Records in their publicity period.
+    /// Records in their publicity period, the newest 100 (every one counts for the grade).
     pub credit_records: Vec<CreditRecordRow>,
+    /// The shop's photos (at most 20), newest first.
     pub photos: Vec<PhotoView>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -238,17 +241,19 @@ async fn full_view(
 ) -> AppResult<MerchantView> {
     let today = today();
     // Each record family loaded once, for the grade and for the view.
-    let credit_records = db::merchants::credit_records_of(conn, m.id, Some(today)).await?;
+    let mut credit_records =
+        db::merchants::credit_records_of(conn, m.id, Some(today), i64::MAX).await?;
     let loaded =
         db::merchants::inspections_of(conn, m.id, db::merchants::INSPECTIONS_LOADED).await?;
     let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, loaded).await?;
     let overdue = db::complaints::overdue_of(conn, m.id, today).await?;
     let assessment = db::merchants::assess_rows(&credit_records, &inspections, overdue, today);
     inspections.truncate(20);
+    credit_records.truncate(db::merchants::RECORDS_SHOWN as usize);
     // A stored grade gone stale with the passing of time is the background job's to write
     // (jobs::refresh_grades): reading writes nothing.
     let (grade_reasons, badges) = reason_views(&assessment);
-    let licences = db::merchants::licences_of(conn, m.id)
+    let licences = db::merchants::licences_of(conn, m.id, db::merchants::RECORDS_SHOWN)
         .await?
         .into_iter()
         .map(|l| licence_view(l, today))
@@ -1168,8 +1173,14 @@ fn created<T: Serialize>(location: String, body: &T) -> HttpResponse {
         .json(body)
 }
 
-/// A merchant's licences (expired ones marked).
-#[utoipa::path(operation_id = "list_licences", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RecordsQuery {
+    /// How many, newest first (default 100, max 500).
+    pub limit: Option<i64>,
+}
+
+/// A merchant's licences, newest first (expired ones marked).
+#[utoipa::path(operation_id = "list_licences", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), RecordsQuery), responses(
     (status = 200, body = [LicenceView]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -1178,12 +1189,14 @@ pub async fn list_licences(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
+    query: web::Query<RecordsQuery>,
 ) -> AppResult<web::Json<Vec<LicenceView>>> {
     let mut conn = state.pool.get().await?;
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
     let today = today();
+    let limit = db::merchants::records_limit(query.limit);
     Ok(web::Json(
-        db::merchants::licences_of(&mut conn, m.id)
+        db::merchants::licences_of(&mut conn, m.id, limit)
             .await?
             .into_iter()
             .map(|l| licence_view(l, today))
@@ -1268,9 +1281,12 @@ pub async fn create_inspection(
 pub struct CreditQuery {
     /// Regulators: include records whose publicity period has ended.
     pub include_expired: Option<bool>,
+    /// How many, newest first (default 100, max 500).
+    pub limit: Option<i64>,
 }
 
-/// A merchant's credit records in publicity (regulators may ask for expired ones too).
+/// A merchant's credit records in publicity, newest first (regulators may ask for expired ones
+/// too).
 #[utoipa::path(operation_id = "list_credit_records", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path), CreditQuery), responses(
     (status = 200, body = [CreditRecordRow]),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -1286,7 +1302,13 @@ pub async fn list_credit_records(
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
     let all = query.include_expired == Some(true) && user.role != Role::Merchant;
     Ok(web::Json(
-        db::merchants::credit_records_of(&mut conn, m.id, (!all).then(today)).await?,
+        db::merchants::credit_records_of(
+            &mut conn,
+            m.id,
+            (!all).then(today),
+            db::merchants::records_limit(query.limit),
+        )
+        .await?,
     ))
 }
 

@@ -30,8 +30,17 @@ pub struct Upload {
     pub fields: Vec<(String, String)>,
 }
 
-/// Reads a multipart/form-data body: the `file` part (at most `max` bytes, else 413) and small
-/// text fields. 415 for any other content type.
+/// Parts a form may have: a file and a few text fields. Each part costs a header parse and an
+/// allocation, so a form of thousands of empty parts is refused early.
+pub const MAX_PARTS: usize = 10;
+
+/// Bytes of one text field, and of all of them together.
+pub const MAX_FIELD_BYTES: usize = 4096;
+pub const MAX_FIELDS_BYTES: usize = 16 * 1024;
+
+/// Reads a multipart/form-data body: one `file` part (at most `max` bytes, else 413; a second
+/// one is 422 `duplicate_part`) and small text fields (4 KiB each, 16 KiB in all), at most
+/// [`MAX_PARTS`] parts (else 413). 415 for any other content type.
 pub async fn read_multipart(
     req: &HttpRequest,
     mut payload: Multipart,
@@ -51,17 +60,35 @@ pub async fn read_multipart(
         file: None,
         fields: Vec::new(),
     };
+    let (mut parts, mut field_bytes) = (0usize, 0usize);
     while let Some(part) = payload.next().await {
         let mut part = part.map_err(|e| AppError::BadRequest {
             code: "invalid_multipart",
             detail: format!("the multipart body is malformed: {e}"),
         })?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(AppError::PayloadTooLarge {
+                detail: format!("the form has more than {MAX_PARTS} parts"),
+            });
+        }
         let name = part.name().unwrap_or_default().to_owned();
+        if name == "file" && form.file.is_some() {
+            return Err(AppError::validation(FieldError::new(
+                "file",
+                "duplicate_part",
+                "send one part named `file`",
+            )));
+        }
         let filename = part
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .map(str::to_owned);
-        let limit = if name == "file" { max } else { 4096 };
+        let limit = if name == "file" {
+            max
+        } else {
+            MAX_FIELD_BYTES.min(MAX_FIELDS_BYTES - field_bytes)
+        };
         let mut buf = Vec::new();
         while let Some(chunk) = part.next().await {
             let chunk = chunk.map_err(|e| AppError::BadRequest {
@@ -69,15 +96,19 @@ pub async fn read_multipart(
                 detail: format!("the multipart body is malformed: {e}"),
             })?;
             if buf.len() + chunk.len() > limit {
-                return Err(AppError::PayloadTooLarge {
-                    detail: format!("the part `{name}` is larger than {limit} bytes"),
-                });
+                let detail = if name != "file" && limit < MAX_FIELD_BYTES {
+                    format!("the text fields are larger than {MAX_FIELDS_BYTES} bytes in all")
+                } else {
+                    format!("the part `{name}` is larger than {limit} bytes")
+                };
+                return Err(AppError::PayloadTooLarge { detail });
             }
             buf.extend_from_slice(&chunk);
         }
         if name == "file" {
             form.file = Some((filename, buf));
         } else {
+            field_bytes += buf.len();
             form.fields
                 .push((name, String::from_utf8_lossy(&buf).into_owned()));
         }
@@ -99,12 +130,14 @@ pub struct PhotoUpload {
 }
 
 /// Upload a storefront or interior photo: multipart `file` (JPEG, PNG or WebP — recognised by
-/// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`).
+/// content, not by name; at most 8000×8000) and `kind` (`storefront` default, `interior`). A
+/// shop keeps at most 20 photos (409 `too_many_photos`: remove one first).
 #[utoipa::path(operation_id = "upload_merchant_photo", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body(content = inline(PhotoUpload), content_type = "multipart/form-data"),
     responses(
     (status = 201, body = PhotoView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "the shop has 20 photos already (`too_many_photos`)", body = Problem, content_type = "application/problem+json"),
     (status = 413, body = Problem, content_type = "application/problem+json"),
     (status = 415, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -124,6 +157,15 @@ pub async fn upload_photo(
             .await?
             .ok_or(AppError::NotFound)?;
         may_add_photo(&user, &m)?;
+        if db::merchants::photo_count(&mut conn, m.id).await? >= db::merchants::PHOTOS_KEPT {
+            return Err(AppError::Conflict {
+                code: "too_many_photos",
+                detail: format!(
+                    "a shop keeps at most {} photos: remove one before adding another",
+                    db::merchants::PHOTOS_KEPT
+                ),
+            });
+        }
         m
     };
     let upload = read_multipart(&req, payload, MAX_UPLOAD).await?;

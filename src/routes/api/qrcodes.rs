@@ -421,20 +421,81 @@ pub async fn poster_png(
     Ok(image_response("image/png", Some(file), png))
 }
 
+/// What the thread writing a zip hands to the response body.
+enum ZipPart {
+    Bytes(web::Bytes),
+    /// The zip is complete: the body may end.
+    Done,
+    /// Writing stopped half-way: the body must fail, not end.
+    Failed(String),
+}
+
 /// A `Write` that hands its bytes to an async body stream through a bounded channel (the zip is
 /// written on a blocking thread while the response streams it out).
-struct ChannelWriter(tokio::sync::mpsc::Sender<web::Bytes>);
+struct ChannelWriter(tokio::sync::mpsc::Sender<ZipPart>);
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0
-            .blocking_send(web::Bytes::copy_from_slice(buf))
+            .blocking_send(ZipPart::Bytes(web::Bytes::copy_from_slice(buf)))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// A zip of `items`, each rendered by `render` into (file name, bytes) on a blocking thread, as
+/// a body stream that ends only when the zip is complete. When a render fails half-way (or the
+/// thread panics), the stream ends in an error, so actix drops the connection: the client sees
+/// an incomplete download, never a 200 that ends cleanly on a truncated zip that looks whole.
+fn zip_stream<T, F>(
+    items: Vec<T>,
+    compression: zip::CompressionMethod,
+    render: F,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>>
+where
+    T: Send + 'static,
+    F: Fn(T) -> anyhow::Result<(String, Vec<u8>)> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<ZipPart>(16);
+    tokio::task::spawn_blocking(move || {
+        let status = tx.clone();
+        let mut zip = zip::ZipWriter::new_stream(ChannelWriter(tx));
+        let options = zip::write::SimpleFileOptions::default().compression_method(compression);
+        let write_all = || -> anyhow::Result<()> {
+            for item in items {
+                let (name, bytes) = render(item)?;
+                zip.start_file(name, options)?;
+                std::io::Write::write_all(&mut zip, &bytes)?;
+            }
+            Ok(())
+        };
+        let result = write_all().and_then(|()| Ok(zip.finish().map(drop)?));
+        // On failure the message goes first: whatever the dropped writer still writes (its
+        // central directory) arrives after it, when the body has already failed.
+        let last = match result {
+            Ok(()) => ZipPart::Done,
+            Err(e) => {
+                tracing::warn!(error = %e, "poster zip stopped");
+                ZipPart::Failed(e.to_string())
+            }
+        };
+        // The client may have gone: nobody to tell.
+        let _ = status.blocking_send(last);
+    });
+    futures_util::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let item = match rx.recv().await {
+            Some(ZipPart::Bytes(b)) => return Some((Ok(b), Some(rx))),
+            Some(ZipPart::Done) => return None,
+            Some(ZipPart::Failed(e)) => e,
+            None => "the zip writer stopped without finishing".to_owned(),
+        };
+        let err = actix_web::error::ErrorInternalServerError(format!("zip incomplete: {item}"));
+        Some((Err(err), None))
+    })
 }
 
 /// The region codes `code` covers, if the caller may act there (404 otherwise).
@@ -524,37 +585,21 @@ pub async fn region_zip(
         .public_base_url
         .trim_end_matches('/')
         .to_owned();
-    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(16);
     let count = codes.len();
-    tokio::task::spawn_blocking(move || {
-        let result = (|| -> anyhow::Result<()> {
-            let mut zip = zip::ZipWriter::new_stream(ChannelWriter(tx));
-            // PNG is compressed already: stored as it is.
-            let options = zip::write::SimpleFileOptions::default().compression_method(if png {
-                zip::CompressionMethod::Stored
-            } else {
-                zip::CompressionMethod::Deflated
-            });
-            for (code, uscc, name) in codes {
-                let url = format!("{base}/s/{code}");
-                let poster = Poster::new(&name, &code, &url)?;
-                let (bytes, ext) = if png {
-                    (poster.png()?, "png")
-                } else {
-                    (poster.svg()?.into_bytes(), "svg")
-                };
-                zip.start_file(format!("{uscc}.{ext}"), options)?;
-                std::io::Write::write_all(&mut zip, &bytes)?;
-            }
-            zip.finish()?;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "poster zip stopped");
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+    // PNG is compressed already: stored as it is.
+    let compression = if png {
+        zip::CompressionMethod::Stored
+    } else {
+        zip::CompressionMethod::Deflated
+    };
+    let body = zip_stream(codes, compression, move |(code, uscc, name)| {
+        let url = format!("{base}/s/{code}");
+        let poster = Poster::new(&name, &code, &url)?;
+        Ok(if png {
+            (format!("{uscc}.png"), poster.png()?)
+        } else {
+            (format!("{uscc}.svg"), poster.svg()?.into_bytes())
+        })
     });
     tracing::info!(region = %region, posters = count, by = user.id, "poster zip");
     Ok(HttpResponse::Ok()
@@ -564,4 +609,86 @@ pub async fn region_zip(
             format!("attachment; filename=\"qrcodes-{region}.zip\""),
         ))
         .streaming(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Body = std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + Send>,
+    >;
+
+    /// Serves `body` once over real HTTP and reads it as a client does.
+    async fn fetch(
+        body: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::Error>> + Send + 'static,
+    ) -> Result<Vec<u8>, String> {
+        let body: Body = Box::pin(body);
+        let body = web::Data::new(std::sync::Mutex::new(Some(body)));
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new().app_data(body.clone()).route(
+                "/",
+                web::get().to(|b: web::Data<std::sync::Mutex<Option<Body>>>| async move {
+                    let s = b.lock().unwrap().take().unwrap();
+                    HttpResponse::Ok().streaming(s)
+                }),
+            )
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let resp = reqwest::get(format!("http://{addr}/"))
+            .await
+            .map_err(|e| e.to_string());
+        let out = match resp {
+            Ok(r) => {
+                assert_eq!(r.status(), 200);
+                r.bytes()
+                    .await
+                    .map(|b| b.to_vec())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        };
+        handle.stop(false).await;
+        out
+    }
+
+    fn render(fail_at: Option<usize>) -> impl Fn(usize) -> anyhow::Result<(String, Vec<u8>)> {
+        move |i| {
+            anyhow::ensure!(Some(i) != fail_at, "poster {i} cannot be rendered");
+            // Incompressible enough that the first posters leave before the failure.
+            let bytes = (0..200_000u32)
+                .map(|n| (n.wrapping_mul(2_654_435_761) >> (i % 7 + 8)) as u8)
+                .collect();
+            Ok((format!("{i}.bin"), bytes))
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_complete_zip_ends_cleanly() {
+        let body = zip_stream(
+            (0..6).collect(),
+            zip::CompressionMethod::Stored,
+            render(None),
+        );
+        let bytes = fetch(body).await.expect("a complete body");
+        let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(zip.len(), 6);
+    }
+
+    #[actix_web::test]
+    async fn a_zip_that_fails_half_way_aborts_the_download() {
+        let body = zip_stream(
+            (0..6).collect(),
+            zip::CompressionMethod::Stored,
+            render(Some(3)),
+        );
+        let got = fetch(body).await;
+        assert!(got.is_err(), "a truncated zip ended like a complete one");
+    }
 }
