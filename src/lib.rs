@@ -18,6 +18,7 @@ pub mod pages;
 pub mod photos;
 pub mod qr;
 pub mod routes;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

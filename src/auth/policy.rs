@@ -54,6 +54,14 @@ pub fn view_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode) 
     }
 }
 
+/// Creating a merchant: regulators (in their jurisdiction, checked on the region) and admins.
+pub fn create_merchant(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("merchants cannot create merchants"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
 /// Changing a merchant's regulated data (licences, inspections, credit records…).
 pub fn manage_merchant(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
     match user.role {

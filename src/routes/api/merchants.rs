@@ -1,10 +1,8 @@
 //! The merchant registry (一中心 / 一网): merchants, licences, inspections, credit records, photos.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::header;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,330 +13,32 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::merchants::{
-    CreditRecordRow, InspectionRow, LicenceRow, MerchantFields, MerchantFilter, MerchantRecord,
-    MerchantRow, NewCreditRecord, NewInspection, NewLicence, PhotoMeta,
+    CreditRecordRow, InspectionRow, MerchantFilter, MerchantRecord, MerchantRow, NewCreditRecord,
+    NewInspection, NewLicence,
 };
-use crate::domain::grade::{Assessment, Grade, Source};
+use crate::domain::grade::Grade;
 use crate::domain::merchant::{
     Category, CreditKind, InspectionKind, InspectionResult, LicenceKind, Status,
 };
 use crate::domain::merchant_input::MerchantDraft;
-use crate::domain::region::RegionCode;
 use crate::domain::text::{clean_text, control_char_error};
-use crate::domain::time::{china_date, parse_date};
+use crate::domain::time::parse_date;
 use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{Json, Query};
-use crate::i18n;
 use crate::routes::actor;
 use crate::routes::api::paging::{Page, PageQuery};
 use crate::state::AppState;
 
-fn today() -> NaiveDate {
-    china_date(Utc::now())
-}
-
-fn region_of(code: &str) -> AppResult<RegionCode> {
-    RegionCode::parse(code)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region code {code}: {e}")))
-}
-
-/// The strong ETag of a merchant version.
-pub fn etag(m: &MerchantRow) -> String {
-    format!("\"m{}-v{}\"", m.id, m.version)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Views
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReasonView {
-    pub code: &'static str,
-    #[schema(inline, value_type = Grade)]
-    pub grade: Grade,
-    /// The reason in every language: `{"zh": "…", "en": "…"}`.
-    pub message: BTreeMap<String, String>,
-    pub source: Option<Source>,
-    pub date: Option<NaiveDate>,
-    pub department: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BadgeView {
-    pub code: &'static str,
-    pub message: BTreeMap<String, String>,
-    pub source: Source,
-    pub date: NaiveDate,
-}
-
-pub fn reason_views(a: &Assessment) -> (Vec<ReasonView>, Vec<BadgeView>) {
-    let reasons = a
-        .reasons
-        .iter()
-        .map(|r| {
-            let date = r.date.map(|d| d.to_string()).unwrap_or_default();
-            let dept = r.department.clone().unwrap_or_default();
-            ReasonView {
-                code: r.code,
-                grade: r.grade,
-                message: i18n::all(
-                    &format!("reason.{}", r.code),
-                    &[("date", &date), ("department", &dept)],
-                ),
-                source: r.source,
-                date: r.date,
-                department: r.department.clone(),
-            }
-        })
-        .collect();
-    let badges = a
-        .badges
-        .iter()
-        .map(|b| BadgeView {
-            code: b.code,
-            message: i18n::all(
-                &format!("badge.{}", b.code),
-                &[("date", &b.date.to_string()), ("department", &b.department)],
-            ),
-            source: b.source,
-            date: b.date,
-        })
-        .collect();
-    (reasons, badges)
-}
-
-/// A merchant as the list shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MerchantSummary {
-    pub id: i64,
-    pub uscc: String,
-    pub name: String,
-    #[schema(inline, value_type = Category)]
-    pub category: String,
-    pub region_code: String,
-    #[schema(inline, value_type = Status)]
-    pub status: String,
-    #[schema(inline, value_type = Grade)]
-    pub grade: String,
-    pub address: Option<String>,
-    pub phone: Option<String>,
-    pub version: i32,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<MerchantRow> for MerchantSummary {
-    fn from(m: MerchantRow) -> Self {
-        Self {
-            id: m.id,
-            uscc: m.uscc,
-            name: m.name,
-            category: m.category,
-            region_code: m.region_code,
-            status: m.status,
-            grade: m.grade,
-            address: m.address,
-            phone: m.phone,
-            version: m.version,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PhotoView {
-    /// The photo's unguessable id, as in its URLs.
-    pub id: String,
-    #[schema(inline, value_type = crate::domain::merchant::PhotoKind)]
-    pub kind: String,
-    pub width: i32,
-    pub height: i32,
-    pub url: String,
-    pub thumb_url: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<PhotoMeta> for PhotoView {
-    fn from(p: PhotoMeta) -> Self {
-        Self {
-            url: p.url(),
-            thumb_url: p.thumb_url(),
-            id: p.public_id,
-            kind: p.kind,
-            width: p.width,
-            height: p.height,
-            created_at: p.created_at,
-        }
-    }
-}
-
-/// The full record.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MerchantView {
-    pub id: i64,
-    pub uscc: String,
-    /// The USCC's 18th character does not check (an early pilot code): verify it.
-    pub uscc_warning: bool,
-    /// Why a regulator kept a USCC whose check character is wrong (staff views only: the
-    /// merchant's own record is read by regulators and the merchant).
-    pub uscc_check_override_reason: Option<String>,
-    pub name: String,
-    pub legal_representative: Option<String>,
-    #[schema(inline, value_type = Category)]
-    pub category: String,
-    pub region_code: String,
-    pub region_override_reason: Option<String>,
-    pub address: Option<String>,
-    pub phone: Option<String>,
-    pub business_scope: Option<String>,
-    pub registered_on: Option<NaiveDate>,
-    #[schema(inline, value_type = Status)]
-    pub status: String,
-    pub opening_hours: Option<String>,
-    pub opening_months: Vec<i16>,
-    pub description: Option<String>,
-    pub pledges: Vec<String>,
-    #[schema(inline, value_type = Grade)]
-    pub grade: String,
-    pub grade_reasons: Vec<ReasonView>,
-    pub badges: Vec<BadgeView>,
-    pub model_merchant: bool,
-    /// The newest 100 (more: `GET …/licences?limit=`).
-    pub licences: Vec<LicenceView>,
-    /// The newest 20 (more: `GET …/inspections?limit=`).
-    pub inspections: Vec<InspectionRow>,
-    /// Records in their publicity period, the newest 100 (every one counts for the grade).
-    pub credit_records: Vec<CreditRecordRow>,
-    /// The shop's photos (at most 20), newest first.
-    pub photos: Vec<PhotoView>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Accepted oddities of the data just written (e.g. a pilot USCC).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<FieldError>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LicenceView {
-    #[serde(flatten)]
-    pub licence: LicenceRow,
-    /// `valid_until` has passed.
-    pub expired: bool,
-}
-
-fn licence_view(l: LicenceRow, today: NaiveDate) -> LicenceView {
-    LicenceView {
-        expired: l.valid_until.is_some_and(|u| u < today),
-        licence: l,
-    }
-}
-
-async fn full_view(
-    conn: &mut AsyncPgConnection,
-    m: MerchantRow,
-    warnings: Vec<FieldError>,
-) -> AppResult<MerchantView> {
-    let today = today();
-    // Each record family loaded once, for the grade and for the view.
-    let mut credit_records =
-        db::merchants::credit_records_of(conn, m.id, Some(today), i64::MAX).await?;
-    let loaded =
-        db::merchants::inspections_of(conn, m.id, db::merchants::INSPECTIONS_LOADED).await?;
-    let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, loaded).await?;
-    let overdue = db::complaints::overdue_of(conn, m.id, today).await?;
-    let assessment = db::merchants::assess_rows(&credit_records, &inspections, overdue, today);
-    inspections.truncate(20);
-    credit_records.truncate(db::merchants::RECORDS_SHOWN as usize);
-    // A stored grade gone stale with the passing of time is the background job's to write
-    // (jobs::refresh_grades): reading writes nothing.
-    let (grade_reasons, badges) = reason_views(&assessment);
-    let licences = db::merchants::licences_of(conn, m.id, db::merchants::RECORDS_SHOWN)
-        .await?
-        .into_iter()
-        .map(|l| licence_view(l, today))
-        .collect();
-    let photos = db::merchants::photos_of(conn, m.id)
-        .await?
-        .into_iter()
-        .map(PhotoView::from)
-        .collect();
-    Ok(MerchantView {
-        id: m.id,
-        uscc: m.uscc,
-        uscc_warning: m.uscc_warning,
-        uscc_check_override_reason: m.uscc_check_override_reason,
-        name: m.name,
-        legal_representative: m.legal_representative,
-        category: m.category,
-        region_code: m.region_code,
-        region_override_reason: m.region_override_reason,
-        address: m.address,
-        phone: m.phone,
-        business_scope: m.business_scope,
-        registered_on: m.registered_on,
-        status: m.status,
-        opening_hours: m.opening_hours,
-        opening_months: m.opening_months,
-        description: m.description,
-        pledges: m.pledges,
-        grade: assessment.grade.as_str().to_owned(),
-        model_merchant: assessment.model_merchant(),
-        grade_reasons,
-        badges,
-        licences,
-        inspections,
-        credit_records,
-        photos,
-        version: m.version,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-        warnings,
-    })
-}
+use crate::service::merchants as svc;
+pub use crate::service::merchants::*;
 
 fn with_etag(mut resp: HttpResponse, tag: String) -> HttpResponse {
     if let Ok(v) = header::HeaderValue::from_str(&tag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     resp
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared checks
-
-/// The region must be loaded and inside the caller's jurisdiction (a field error otherwise).
-pub fn check_region(
-    user_role: &CurrentUser,
-    region: &RegionCode,
-    known: &[RegionCode],
-    field: &str,
-) -> Option<FieldError> {
-    if !known.contains(region) {
-        return Some(FieldError::new(
-            field,
-            "unknown_region",
-            format!("region {region} is not loaded in this deployment"),
-        ));
-    }
-    if !policy::in_jurisdiction(user_role, region) {
-        return Some(FieldError::new(
-            field,
-            "outside_jurisdiction",
-            format!("region {region} is outside your jurisdiction"),
-        ));
-    }
-    None
-}
-
-fn duplicate_uscc(e: AppError, uscc: &str) -> AppError {
-    match e {
-        AppError::Conflict { .. } => AppError::Conflict {
-            code: "duplicate_uscc",
-            detail: format!("a merchant with USCC {uscc} already exists"),
-        },
-        other => other,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,43 +110,9 @@ pub async fn create(
     user: CurrentUser,
     body: Json<CreateMerchantRequest>,
 ) -> AppResult<HttpResponse> {
-    if user.role == Role::Merchant {
-        return Err(AppError::Forbidden("merchants cannot create merchants"));
-    }
-    let draft = MerchantDraft::from(body.into_inner());
-    let mut warnings = Vec::new();
-    let valid = draft
-        .validate(today(), &mut warnings)
-        .map_err(AppError::Validation)?;
-    let mut conn = state.pool.get().await?;
-    let known = super::all_regions(&mut conn).await?;
-    if let Some(e) = check_region(&user, &valid.region_code, &known, "region_code") {
-        return Err(AppError::validation(e));
-    }
-    let fields = MerchantFields::from(&valid);
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    // The answer is built inside the transaction from what it holds: if building it fails,
-    // nothing is committed, so a client's retry never meets its own write as a 409.
-    let (created, view) = conn
-        .transaction::<_, AppError, _>(async move |conn| {
-            let row = db::merchants::create(conn, &fields)
-                .await
-                .map_err(|e| duplicate_uscc(e.into(), &fields.uscc))?;
-            db::audit::record(
-                conn,
-                &actor,
-                "merchant.create",
-                "merchant",
-                &row.id.to_string(),
-                None::<&()>,
-                Some(&row),
-            )
-            .await?;
-            let view = full_view(conn, row.clone(), warnings).await?;
-            Ok((row, view))
-        })
-        .await?;
-    tracing::info!(merchant_id = created.id, by = user.id, "merchant created");
+    let (created, view) =
+        svc::create(&state, &user, actor, MerchantDraft::from(body.into_inner())).await?;
     let tag = etag(&created);
     let id = created.id;
     Ok(with_etag(
@@ -617,73 +283,6 @@ pub async fn get(
     Ok(with_etag(HttpResponse::Ok().json(view), tag))
 }
 
-/// The fields a merchant may change on its own record.
-pub const MERCHANT_EDITABLE: &[&str] = &[
-    "phone",
-    "opening_hours",
-    "opening_months",
-    "status",
-    "description",
-    "pledges",
-];
-
-/// Applies a PATCH body onto a draft. `null` clears a field.
-fn apply_patch(draft: &mut MerchantDraft, patch: &Map<String, Value>) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    for (key, value) in patch {
-        if key == "version" {
-            continue;
-        }
-        match key.as_str() {
-            "opening_months" => match value {
-                Value::Null => draft.opening_months = None,
-                v => match serde_json::from_value::<Vec<i32>>(v.clone()) {
-                    Ok(m) => draft.opening_months = Some(m),
-                    Err(_) => errors.push(FieldError::new(
-                        "opening_months",
-                        "invalid_type",
-                        "opening_months must be a list of month numbers 1–12",
-                    )),
-                },
-            },
-            "pledges" => match value {
-                Value::Null => draft.pledges = None,
-                v => match serde_json::from_value::<Vec<String>>(v.clone()) {
-                    Ok(p) => draft.pledges = Some(p),
-                    Err(_) => errors.push(FieldError::new(
-                        "pledges",
-                        "invalid_type",
-                        "pledges must be a list of strings",
-                    )),
-                },
-            },
-            _ => {
-                let text = match value {
-                    Value::Null => Some(None),
-                    Value::String(s) => Some(Some(s.clone())),
-                    _ => None,
-                };
-                if !MerchantDraft::default().set_text(key, None) {
-                    errors.push(FieldError::new(
-                        key.as_str(),
-                        "unknown_field",
-                        format!("{key} is not a merchant field"),
-                    ));
-                } else if let Some(v) = text {
-                    draft.set_text(key, v);
-                } else {
-                    errors.push(FieldError::new(
-                        key.as_str(),
-                        "invalid_type",
-                        format!("{key} must be a string or null"),
-                    ));
-                }
-            }
-        }
-    }
-    errors
-}
-
 /// The body of a PATCH (schema only; the handler reads a map so that `null` can clear a field).
 /// Any subset; regulators any field, the merchant itself only phone, opening_hours,
 /// opening_months, status (open / seasonal_closed), description and pledges.
@@ -767,83 +366,8 @@ pub async fn update(
     let id = path.into_inner();
     let patch = body.into_inner();
     let expected = expected_version(&req, &patch)?;
-    let mut conn = state.pool.get().await?;
-    let known = super::all_regions(&mut conn).await?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    // The answer is built inside the transaction (see `create`).
-    let (row, view) = conn.transaction::<_, AppError, _>(async move |conn| {
-            let before = db::merchants::get_for_update(conn, id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            let region = region_of(&before.region_code)?;
-            policy::view_merchant(&user, id, &region).check()?;
-            if user.role == Role::Merchant {
-                let forbidden: Vec<&String> = patch
-                    .keys()
-                    .filter(|k| *k != "version" && !MERCHANT_EDITABLE.contains(&k.as_str()))
-                    .collect();
-                if !forbidden.is_empty() {
-                    return Err(AppError::Forbidden(
-                        "merchants may change only phone, opening_hours, opening_months, \
-                         status (open or seasonal_closed), description and pledges",
-                    ));
-                }
-                if let Some(Value::String(s)) = patch.get("status") {
-                    policy::merchant_sets_status(&user, &before.status, s.trim()).check()?;
-                }
-            } else {
-                policy::manage_merchant(&user, id, &region).check()?;
-            }
-            if let Some(v) = expected {
-                if v != before.version {
-                    return Err(AppError::Conflict {
-                        code: "stale_version",
-                        detail: format!(
-                            "the merchant changed since you read it (version {} now, you sent {v}); \
-                             reload and try again",
-                            before.version
-                        ),
-                    });
-                }
-            }
-            let mut draft = before.to_draft();
-            let errors = apply_patch(&mut draft, &patch);
-            if !errors.is_empty() {
-                return Err(AppError::Validation(errors));
-            }
-            let mut warnings = Vec::new();
-            let valid = draft
-                .validate(today(), &mut warnings)
-                .map_err(AppError::Validation)?;
-            policy::merchant_sets_status(&user, &before.status, valid.status.as_str()).check()?;
-            if valid.region_code != region {
-                if let Some(e) = check_region(&user, &valid.region_code, &known, "region_code") {
-                    return Err(AppError::validation(e));
-                }
-            }
-            let fields = MerchantFields::from(&valid);
-            if fields == before.fields() {
-                let view = full_view(conn, before.clone(), warnings).await?;
-                return Ok((before, view));
-            }
-            let after = db::merchants::update(conn, id, &fields)
-                .await
-                .map_err(|e| duplicate_uscc(e.into(), &fields.uscc))?;
-            db::audit::record(
-                conn,
-                &actor,
-                "merchant.update",
-                "merchant",
-                &id.to_string(),
-                Some(&before),
-                Some(&after),
-            )
-            .await?;
-            let view = full_view(conn, after.clone(), warnings).await?;
-            Ok((after, view))
-    })
-    .await?;
-    state.pages.invalidate_merchants(&mut conn, &[row.id]).await;
+    let (row, view) = svc::update(&state, &user, actor, id, &patch, expected).await?;
     let tag = etag(&row);
     Ok(with_etag(HttpResponse::Ok().json(view), tag))
 }
