@@ -244,3 +244,46 @@ async fn the_landing_page_is_bilingual_html_without_external_resources() {
         "self-contained"
     );
 }
+
+/// A clone stands on its own: nothing in it points at files outside the repository.
+#[test]
+fn nothing_points_outside_the_repository() {
+    fn walk(dir: &std::path::Path, hits: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == "target" || name == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, hits);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let needle = ["..", "/shared/"].concat();
+                if text.contains(&needle) {
+                    hits.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut hits = Vec::new();
+    for sub in [
+        "README.md",
+        "docs",
+        "src",
+        "bench",
+        "templates",
+        "assets",
+        ".ci",
+    ] {
+        let p = root.join(sub);
+        if p.is_dir() {
+            walk(&p, &mut hits);
+        } else if std::fs::read_to_string(&p)
+            .is_ok_and(|t| t.contains(&["..", "/shared/"].concat()))
+        {
+            hits.push(p.display().to_string());
+        }
+    }
+    assert!(hits.is_empty(), "{hits:?}");
+}
