@@ -206,15 +206,7 @@ async fn record_lists_photos_and_warnings_are_capped() {
     assert_eq!(len(&page["licences"]), 100);
     assert_eq!(len(&page["credit_records"]), 100);
     assert_eq!(len(&page["warnings"]), 50);
-    let html = app
-        .client
-        .get(app.url(&format!("/s/{}", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     assert!(html.contains("JY1513201000129"));
     assert!(!html.contains("JY1513201000029"), "the 101st licence");
 }

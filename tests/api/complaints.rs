@@ -881,15 +881,7 @@ async fn warnings_show_on_matching_scan_pages() {
         assert_eq!(r.status(), 200);
     }
     // Cached before the warning exists.
-    let before = app
-        .client
-        .get(app.url(&format!("/s/{}", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let before = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     assert!(!before.contains("野生菌"));
     let until = (today() + Days::new(30)).to_string();
     let w = json!({"region_code": "513230", "category": "restaurant",
@@ -921,15 +913,7 @@ async fn warnings_show_on_matching_scan_pages() {
         .await;
     assert_eq!(resp.status(), 201);
 
-    let page = app
-        .client
-        .get(app.url(&format!("/s/{}", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     assert!(page.contains("野生菌中毒提示"), "next request shows it");
     assert!(page.contains("全州提示"));
     assert!(
@@ -967,15 +951,7 @@ async fn complaint_figures_on_the_page_follow_transitions() {
         .get_json(&format!("/api/v1/public/shops/{}", s.code))
         .await;
     assert!(page["complaint_stats"].is_null(), "hidden below 5");
-    let html = app
-        .client
-        .get(app.url(&format!("/s/{}", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     assert!(html.contains("少于 5 件"));
     assert!(html.contains(&format!("/s/{}/complaint", s.code)) && html.contains("/track"));
     ids.push(file(&app, &s.code, "13600000009").await.1);
@@ -992,14 +968,8 @@ async fn complaint_figures_on_the_page_follow_transitions() {
     assert_eq!(page["complaint_stats"]["resolved"], 1);
     assert_eq!(page["complaint_stats"]["resolution_rate"], 20.0);
     let html = app
-        .client
-        .get(app.url(&format!("/s/{}?lang=en", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(app.url(&format!("/s/{}?lang=en", s.code)))
+        .await;
     assert!(html.contains("Resolution rate <b>20%</b>"), "{html}");
 }
 
@@ -1010,15 +980,7 @@ pub fn form_token(html: &str) -> String {
 }
 
 pub async fn fresh_form_token(app: &TestApp, form_url: &str) -> String {
-    let html = app
-        .client
-        .get(form_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(form_url).await;
     form_token(&html)
 }
 
@@ -1028,26 +990,10 @@ async fn html_form_keeps_input_survives_double_tap_and_tracks() {
     let reg = app.regulator(&["513230"]).await;
     let s = shop(&app, &reg, "513230").await;
     let form_url = app.url(&format!("/s/{}/complaint", s.code));
-    let html = app
-        .client
-        .get(&form_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(&form_url).await;
     assert!(html.contains("消费投诉") && !html.contains("<script"));
     let token = form_token(&html);
-    let en = app
-        .client
-        .get(format!("{form_url}?lang=en"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let en = app.get_text(format!("{form_url}?lang=en")).await;
     assert!(en.contains("Consumer complaint"));
 
     let bad = [
@@ -1091,15 +1037,7 @@ async fn html_form_keeps_input_survives_double_tap_and_tracks() {
     );
     assert_eq!(count_complaints(&app).await, 1);
 
-    let landing = app
-        .client
-        .get(app.url(&to))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let landing = app.get_text(app.url(&to)).await;
     assert!(landing.contains("投诉已提交"));
     let no = to[10..22].to_owned();
     let (status, found) = app

@@ -443,6 +443,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET without credentials: the body as text (`url` is absolute, e.g. from `url()`).
+    pub async fn get_text(&self, url: impl AsRef<str>) -> String {
+        self.client
+            .get(url.as_ref())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn delete_as(&self, token: &str, path: &str) -> reqwest::Response {
         self.client
             .delete(self.url(path))

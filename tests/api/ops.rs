@@ -109,15 +109,7 @@ async fn metrics_count_requests_by_route_on_their_own_listener() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let text = app
-        .client
-        .get(&metrics)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text(&metrics).await;
     let count = text
         .lines()
         .find(|l| l.starts_with("yidianyima_scan_page_seconds_count"))

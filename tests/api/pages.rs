@@ -59,15 +59,7 @@ async fn the_scan_page_names_the_bureau_links_the_hotline_and_describes_the_phot
         .unwrap()
         .to_owned();
 
-    let html = app
-        .client
-        .get(app.url(&format!("/s/{}", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     let bureau = html
         .find("阿坝州市场监督管理局")
         .expect("the bureau is named");
@@ -98,14 +90,8 @@ async fn the_scan_page_names_the_bureau_links_the_hotline_and_describes_the_phot
     );
 
     let en = app
-        .client
-        .get(app.url(&format!("/s/{}?lang=en", s.code)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .get_text(app.url(&format!("/s/{}?lang=en", s.code)))
+        .await;
     assert!(en.contains("Aba Prefecture Market Supervision Administration"));
     assert!(en.contains(&format!("alt=\"Storefront of {name}\"")));
 }
