@@ -40,6 +40,16 @@ pub fn text<'a>(lang: &str, key: &'a str) -> &'a str {
         .unwrap_or(key)
 }
 
+/// The text for `key` in `lang` (or the default language), if a catalogue has it.
+pub fn lookup(lang: &str, key: &str) -> Option<&'static str> {
+    let cats = &*CATALOGS;
+    cats.iter()
+        .find(|(l, _)| *l == lang)
+        .and_then(|(_, m)| m.get(key))
+        .or_else(|| cats[0].1.get(key))
+        .map(String::as_str)
+}
+
 /// `text` with `{name}` placeholders filled in.
 pub fn format(lang: &str, key: &str, args: &[(&str, &str)]) -> String {
     let mut out = text(lang, key).to_owned();

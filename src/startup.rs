@@ -151,10 +151,14 @@ impl Application {
                 .service(
                     scope::scope("")
                         // Swagger UI and the spec are registered after this scope (they need
-                        // the collected spec): let them through.
+                        // the collected spec), and so is the console (HTML, not in the spec):
+                        // let them through.
                         .guard(guard::fn_guard(|ctx| {
                             let p = ctx.head().uri.path();
-                            !p.starts_with("/swagger-ui") && p != "/openapi.json"
+                            !p.starts_with("/swagger-ui")
+                                && p != "/openapi.json"
+                                && p != "/console"
+                                && !p.starts_with("/console/")
                         }))
                         // Innermost: security headers and compression of HTML pages.
                         .wrap(actix_web::middleware::from_fn(
@@ -236,6 +240,7 @@ impl Application {
             let api = crate::openapi::finish(api);
             let routes = web::Data::new(crate::openapi::RouteTable::new(&api));
             app.app_data(routes)
+                .service(crate::routes::console::scope())
                 .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", api))
                 .default_service(web::to(error::no_route))
                 .wrap(crate::openapi::HeadAsGet)

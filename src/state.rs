@@ -20,6 +20,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Signs the public complaint form's tokens.
     pub form_tokens: crate::auth::form_token::FormTokens,
+    /// Derives the console's CSRF tokens from session cookies.
+    pub csrf: crate::auth::session::CsrfKey,
     pub settings: Settings,
 }
 
@@ -41,6 +43,7 @@ impl AppState {
             form_tokens: crate::auth::form_token::FormTokens::new(
                 settings.jwt_secret.expose().as_bytes(),
             ),
+            csrf: crate::auth::session::CsrfKey::new(settings.jwt_secret.expose().as_bytes()),
             jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes(), settings.jwt_ttl),
             settings,
         })

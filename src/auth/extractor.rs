@@ -2,7 +2,7 @@
 //! database says what they may do now (role, jurisdiction, disabled, password changed).
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
@@ -68,8 +68,20 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        // Downloads (posters, exports) are plain links in the console: a safe request without a
+        // bearer token may be authenticated by the console's session cookie. State-changing
+        // requests never are (they would need the console's CSRF check).
+        let cookie = (token.is_none() && matches!(*req.method(), Method::GET | Method::HEAD))
+            .then(|| req.cookie(crate::auth::session::COOKIE))
+            .flatten()
+            .map(|c| c.value().to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
+            if let Some(cookie) = cookie {
+                if let Some(s) = crate::service::sessions::resolve(&state, &cookie).await? {
+                    return Ok(s.user);
+                }
+            }
             let token = token.ok_or(AppError::Unauthorized("a bearer token is required"))?;
             let claims = state.jwt.verify(&token).map_err(|why| {
                 tracing::info!(reason = %why, "rejected token");

@@ -5,5 +5,6 @@ pub mod form_token;
 pub mod jwt;
 pub mod password;
 pub mod policy;
+pub mod session;
 
 pub use extractor::CurrentUser;

@@ -733,3 +733,34 @@ pub async fn active_warnings<C: diesel_async::AsyncConnectionCore<Backend = Pg> 
         .load(conn)
         .await
 }
+
+/// The complaint counts of the console's work page, in the regions given (None: all):
+/// overdue; due by `due_by` (the deadline of the current step falls between today and then,
+/// not yet overdue); submitted and awaiting the decision to accept.
+pub async fn work_counts(
+    conn: &mut AsyncPgConnection,
+    visible_regions: Option<Vec<String>>,
+    today: NaiveDate,
+    due_by: NaiveDate,
+) -> QueryResult<(i64, i64, i64)> {
+    use diesel::dsl::count;
+    let mut q = complaints::table.into_boxed::<Pg>();
+    if let Some(v) = visible_regions {
+        q = q.filter(complaints::region_code.eq_any(v));
+    }
+    let due_soon = complaints::status
+        .eq("submitted")
+        .and(complaints::accept_deadline.between(today, due_by))
+        .or(complaints::status.eq("accepted").and(
+            complaints::conclude_deadline
+                .assume_not_null()
+                .between(today, due_by),
+        ));
+    q.select((
+        count(complaints::id).aggregate_filter(overdue_on!(today)),
+        count(complaints::id).aggregate_filter(due_soon),
+        count(complaints::id).aggregate_filter(complaints::status.eq("submitted")),
+    ))
+    .get_result(conn)
+    .await
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::{self, Actor};
-use super::schema::{credit_records, inspections, licences, merchants, photos};
+use super::schema::{credit_records, inspections, licences, merchants, photos, shop_codes};
 use crate::domain::grade::{self, Assessment, CreditFact, InspectionFact};
 use crate::domain::merchant::{CreditKind, InspectionResult};
 use crate::domain::merchant_input::{MerchantDraft, ValidMerchant};
@@ -321,6 +321,19 @@ pub struct MerchantFilter {
     pub category: Option<String>,
     pub status: Option<String>,
     pub grade: Option<String>,
+    /// One of the work lists of the console's front page.
+    pub attention: Option<Attention>,
+}
+
+/// The listings that need a regulator's attention (the console's work page links to each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// A licence whose validity ends between `from` and `until` (inclusive).
+    LicenceExpiring { from: NaiveDate, until: NaiveDate },
+    /// Not closed, and no inspection on or after `since`.
+    NoInspectionSince { since: NaiveDate },
+    /// Open, without an active shop code.
+    OpenWithoutCode,
 }
 
 fn escape_like(s: &str) -> String {
@@ -377,7 +390,40 @@ fn filtered(f: &MerchantFilter) -> merchants::BoxedQuery<'static, Pg> {
     if let Some(v) = &f.grade {
         query = query.filter(merchants::grade.eq(v.clone()));
     }
+    match f.attention {
+        Some(Attention::LicenceExpiring { from, until }) => {
+            query = query.filter(diesel::dsl::exists(
+                licences::table
+                    .filter(licences::merchant_id.eq(merchants::id))
+                    .filter(licences::valid_until.between(from, until)),
+            ));
+        }
+        Some(Attention::NoInspectionSince { since }) => {
+            query = query
+                .filter(merchants::status.ne("closed"))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    inspections::table
+                        .filter(inspections::merchant_id.eq(merchants::id))
+                        .filter(inspections::inspected_on.ge(since)),
+                )));
+        }
+        Some(Attention::OpenWithoutCode) => {
+            query = query
+                .filter(merchants::status.eq("open"))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    shop_codes::table
+                        .filter(shop_codes::merchant_id.eq(merchants::id))
+                        .filter(shop_codes::revoked_at.is_null()),
+                )));
+        }
+        None => {}
+    }
     query
+}
+
+/// How many merchants match (the console's work counts).
+pub async fn count(conn: &mut AsyncPgConnection, filter: &MerchantFilter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn).await
 }
 
 /// One page of merchants (newest first) and the total matching.

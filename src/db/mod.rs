@@ -8,6 +8,7 @@ pub mod merchants;
 pub mod migrations;
 pub mod regions;
 pub mod schema;
+pub mod sessions;
 pub mod shop_codes;
 pub mod stats;
 pub mod users;

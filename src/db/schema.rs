@@ -234,7 +234,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Bytea,
+        user_id -> Int8,
+        role -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        idle_secs -> Int4,
+        remember -> Bool,
+        client_ip -> Text,
+        user_agent -> Text,
+    }
+}
+
+diesel::table! {
+    console_uploads (id) {
+        id -> Text,
+        session_hash -> Bytea,
+        file_name -> Text,
+        body -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    note_templates (id) {
+        id -> Int8,
+        region_code -> Text,
+        title -> Text,
+        body -> Text,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(console_sessions -> users (user_id));
+diesel::joinable!(console_uploads -> console_sessions (session_hash));
 diesel::joinable!(merchants -> regions (region_code));
 diesel::joinable!(licences -> merchants (merchant_id));
 diesel::joinable!(inspections -> merchants (merchant_id));
@@ -254,10 +292,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaint_deadline_rules,
     complaint_events,
     complaints,
+    console_sessions,
+    console_uploads,
     credit_records,
     inspections,
     licences,
     merchants,
+    note_templates,
     photos,
     scan_counts,
     shop_codes,

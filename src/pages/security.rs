@@ -1,5 +1,5 @@
 //! What every HTML page is sent with: a Content-Security-Policy that allows no script and no
-//! inline style except the pages' own `<style>` blocks (by hash, so the scan page still arrives
+//! inline style except the pages' own `<style>` blocks (and the console's own stylesheet) (by hash, so the scan page still arrives
 //! in one round trip without `'unsafe-inline'`), `Referrer-Policy`, `nosniff`; and, for pages
 //! rendered per request (complaint form, tracking, landing, error pages), compression in the
 //! encoding the client asks for. The scan page builds the same headers once with its cached
@@ -57,7 +57,7 @@ pub static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
         .collect();
     styles.dedup();
     format!(
-        "default-src 'self'; script-src 'self'; style-src {}; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self'; style-src 'self' {}; img-src 'self' data:; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         styles.join(" ")
     )
@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn the_policy_allows_each_page_style_and_nothing_inline_else() {
         let csp = &*CONTENT_SECURITY_POLICY;
-        assert!(csp.starts_with("default-src 'self'; script-src 'self'; style-src 'sha256-"));
+        assert!(csp.starts_with("default-src 'self'; script-src 'self'; style-src 'self' 'sha256-"));
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
         for t in STYLED_TEMPLATES {
             let blocks = style_blocks(t);

@@ -349,6 +349,7 @@ pub async fn load(
 }
 
 /// Words of one language, for templates: `{{ t.s("page.grade") }}`.
+#[derive(Debug, Clone, Copy)]
 pub struct Words {
     pub lang: &'static str,
 }

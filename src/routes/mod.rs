@@ -3,6 +3,7 @@
 pub mod api;
 pub mod complaint_flow;
 pub mod complaint_pages;
+pub mod console;
 pub mod edge;
 pub mod ops;
 pub mod public;

@@ -3,4 +3,8 @@
 //! calls another front end. Moved here so far: merchant create and update, and the merchant
 //! views they answer with.
 
+pub mod account;
+pub mod auth;
+pub mod dashboard;
 pub mod merchants;
+pub mod sessions;

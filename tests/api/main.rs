@@ -6,6 +6,7 @@ mod bounds;
 mod calendar;
 mod cli;
 mod complaints;
+mod console;
 mod errors;
 mod helpers;
 mod imports;

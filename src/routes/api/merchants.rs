@@ -228,6 +228,7 @@ pub async fn list(
         category: category.map(|c| c.as_str().to_owned()),
         status: status.map(|s| s.as_str().to_owned()),
         grade: grade.map(|g| g.as_str().to_owned()),
+        attention: None,
     };
     let (rows, total) = db::merchants::list(&mut conn, &filter, page, per_page).await?;
     Ok(web::Json(Page {

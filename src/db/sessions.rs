@@ -1,0 +1,124 @@
+//! Console sessions: stored by the hash of their cookie value, joined to their user on every
+//! request so that a disabled account, a new password or a changed role ends them at once.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::schema::{console_sessions, users};
+use super::users::UserRow;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = console_sessions, check_for_backend(diesel::pg::Pg))]
+pub struct SessionRow {
+    pub id_hash: Vec<u8>,
+    pub user_id: i64,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub idle_secs: i32,
+    pub remember: bool,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = console_sessions)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a [u8],
+    pub user_id: i64,
+    pub role: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub idle_secs: i32,
+    pub remember: bool,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewSession<'_>) -> QueryResult<()> {
+    diesel::insert_into(console_sessions::table)
+        .values(new)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The session and its user, if the session exists (validity is the caller's decision).
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    id_hash: &[u8],
+) -> QueryResult<Option<(SessionRow, UserRow)>> {
+    console_sessions::table
+        .inner_join(users::table)
+        .filter(console_sessions::id_hash.eq(id_hash))
+        .select((SessionRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Records activity, at most once a minute per session (a page view is not worth a write).
+pub async fn touch(
+    conn: &mut AsyncPgConnection,
+    id_hash: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        console_sessions::table
+            .filter(console_sessions::id_hash.eq(id_hash))
+            .filter(console_sessions::last_seen_at.lt(now - chrono::Duration::seconds(60))),
+    )
+    .set(console_sessions::last_seen_at.eq(now))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, id_hash: &[u8]) -> QueryResult<usize> {
+    diesel::delete(console_sessions::table.filter(console_sessions::id_hash.eq(id_hash)))
+        .execute(conn)
+        .await
+}
+
+/// Ends every session of a user except `keep` (sign out everywhere else; a password change).
+pub async fn delete_for_user(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    keep: Option<&[u8]>,
+) -> QueryResult<usize> {
+    let q = console_sessions::table.filter(console_sessions::user_id.eq(user_id));
+    match keep {
+        Some(k) => {
+            diesel::delete(q.filter(console_sessions::id_hash.ne(k)))
+                .execute(conn)
+                .await
+        }
+        None => diesel::delete(q).execute(conn).await,
+    }
+}
+
+/// A user's live sessions, newest activity first (the "devices signed in" list).
+pub async fn for_user(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<SessionRow>> {
+    console_sessions::table
+        .filter(console_sessions::user_id.eq(user_id))
+        .filter(console_sessions::expires_at.gt(now))
+        .order(console_sessions::last_seen_at.desc())
+        .limit(50)
+        .select(SessionRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Removes sessions past their absolute end (their uploads go with them).
+pub async fn sweep(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(console_sessions::table.filter(console_sessions::expires_at.le(now)))
+        .execute(conn)
+        .await
+}
