@@ -417,7 +417,7 @@ pub async fn create(
         .validate(today(), &mut warnings)
         .map_err(AppError::Validation)?;
     let mut conn = state.pool.get().await?;
-    let known = crate::routes::api::all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     if let Some(e) = check_region(user, &valid.region_code, &known, "region_code") {
         return Err(AppError::validation(e));
     }
@@ -458,7 +458,7 @@ pub async fn update(
     expected: Option<i32>,
 ) -> AppResult<(MerchantRow, MerchantView)> {
     let mut conn = state.pool.get().await?;
-    let known = crate::routes::api::all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     let (row, view) = conn.transaction::<_, AppError, _>(async move |conn| {
             let before = db::merchants::get_for_update(conn, id)
                 .await?

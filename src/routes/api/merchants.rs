@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::policy::{self, Decision};
+use crate::auth::policy;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::db::audit::Actor;
@@ -23,7 +23,6 @@ use crate::domain::merchant::{
 use crate::domain::merchant_input::MerchantDraft;
 use crate::domain::text::{clean_text, control_char_error};
 use crate::domain::time::parse_date;
-use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{Json, Query};
@@ -151,9 +150,7 @@ pub async fn list(
     query: Query<ListQuery>,
     paging: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<MerchantSummary>>> {
-    if user.role == Role::Merchant {
-        return Err(AppError::Forbidden("merchants see only their own record"));
-    }
+    policy::list_merchants(&user).check()?;
     let region = super::region_in_scope(&user, query.region.as_deref(), "region")?;
     let mut errors = Vec::new();
     let (page, per_page) = match paging.parse() {
@@ -207,7 +204,7 @@ pub async fn list(
 
     let mut conn = state.pool.get().await?;
     let known = super::all_regions(&mut conn).await?;
-    let visible_regions = (user.role != Role::Admin).then(|| {
+    let visible_regions = (!policy::sees_every_region(&user)).then(|| {
         known
             .iter()
             .filter(|r| policy::in_jurisdiction(&user, r))
@@ -824,7 +821,7 @@ pub async fn list_credit_records(
 ) -> AppResult<web::Json<Vec<CreditRecordRow>>> {
     let mut conn = state.pool.get().await?;
     let m = visible_merchant(&mut conn, &user, path.into_inner()).await?;
-    let all = query.include_expired == Some(true) && user.role != Role::Merchant;
+    let all = query.include_expired == Some(true) && policy::sees_expired_records(&user);
     Ok(web::Json(
         db::merchants::credit_records_of(
             &mut conn,
@@ -865,9 +862,5 @@ pub async fn create_credit_record(
 
 /// Whether `user` may add photos to merchant `m`: its regulators and the merchant itself.
 pub fn may_add_photo(user: &CurrentUser, m: &MerchantRow) -> AppResult<()> {
-    let region = region_of(&m.region_code)?;
-    match policy::view_merchant(user, m.id, &region) {
-        Decision::Allow => Ok(()),
-        other => other.check(),
-    }
+    policy::add_photo(user, m.id, &region_of(&m.region_code)?).check()
 }
