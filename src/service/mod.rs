@@ -5,6 +5,7 @@
 pub mod complaints;
 pub mod merchants;
 pub mod paging;
+pub mod records;
 
 use chrono::{NaiveDate, Utc};
 
