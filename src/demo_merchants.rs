@@ -349,7 +349,7 @@ pub fn generate(today: NaiveDate) -> Vec<DemoMerchant> {
                     decision_no: no,
                     decided_on: decided,
                     summary: summary.into(),
-                    publicity_until: crate::routes::api::merchants::default_publicity_until(
+                    publicity_until: crate::service::records::default_publicity_until(
                         kind, decided,
                     ),
                     created_by: None,

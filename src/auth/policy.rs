@@ -198,6 +198,159 @@ pub fn administer(actor: &CurrentUser) -> Decision {
     }
 }
 
+/// Whether every region is the caller's (admins): lists and imports need no region filter.
+pub fn sees_every_region(user: &CurrentUser) -> bool {
+    user.role == Role::Admin
+}
+
+/// A staff list or report narrowed to one region: a regulator's region outside its jurisdiction
+/// is answered as unknown (404); a merchant's lists are its own record anyway (or refused by
+/// the list's own decision), so the region decides nothing for it.
+pub fn filter_by_region(user: &CurrentUser, region: &RegionCode) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Allow,
+        _ => view_region(user, region),
+    }
+}
+
+/// The merchant registry's list: staff only (a merchant reads its own record by id).
+pub fn list_merchants(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("merchants see only their own record"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
+/// Whether the caller may ask for credit records whose publicity period has ended (staff).
+pub fn sees_expired_records(user: &CurrentUser) -> bool {
+    user.role != Role::Merchant
+}
+
+/// The fields a merchant may change on its own record.
+pub const MERCHANT_EDITABLE: &[&str] = &[
+    "phone",
+    "opening_hours",
+    "opening_months",
+    "status",
+    "description",
+    "pledges",
+];
+
+/// Changing a merchant's record (`fields`: the names the change touches): regulators of its
+/// region any field; the merchant itself only `MERCHANT_EDITABLE`; others may not know it.
+pub fn update_merchant<'a>(
+    user: &CurrentUser,
+    merchant_id: i64,
+    region: &RegionCode,
+    mut fields: impl Iterator<Item = &'a str>,
+) -> Decision {
+    match view_merchant(user, merchant_id, region) {
+        Decision::Allow => {}
+        other => return other,
+    }
+    if user.role == Role::Merchant {
+        if fields.any(|k| k != "version" && !MERCHANT_EDITABLE.contains(&k)) {
+            return Decision::Forbidden(
+                "merchants may change only phone, opening_hours, opening_months, status (open \
+                 or seasonal_closed), description and pledges",
+            );
+        }
+        return Decision::Allow;
+    }
+    manage_merchant(user, merchant_id, region)
+}
+
+/// Adding a photo to a merchant: its regulators and the merchant itself.
+pub fn add_photo(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
+    view_merchant(user, merchant_id, region)
+}
+
+/// Which complaints a staff caller's queue covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComplaintScope {
+    /// A merchant's own complaints (consumer masked, no flags).
+    Merchant(i64),
+    /// A regulator's jurisdiction.
+    Jurisdiction,
+    /// An administrator's: everything.
+    Everywhere,
+}
+
+/// The complaint queue the caller may list (403 for a merchant login linked to no merchant).
+pub fn complaint_scope(user: &CurrentUser) -> Result<ComplaintScope, AppError> {
+    match user.role {
+        Role::Merchant => {
+            user.merchant_id
+                .map(ComplaintScope::Merchant)
+                .ok_or(AppError::Forbidden(
+                    "this merchant login is not linked to a merchant",
+                ))
+        }
+        Role::Regulator => Ok(ComplaintScope::Jurisdiction),
+        Role::Admin => Ok(ComplaintScope::Everywhere),
+    }
+}
+
+/// Publishing consumer warnings at all (the region is decided by `publish_warning` once it is
+/// parsed): merchants never.
+pub fn publish_warnings(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("merchants cannot publish warnings"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
+/// Statistics: staff only.
+pub fn view_statistics(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("statistics are for regulators"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
+/// Work on a whole region (its codes, its posters): staff only; the region itself is decided by
+/// `act_on_region`.
+pub fn region_work(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("merchants cannot act on a region"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
+/// Work on one region named in a path: inside the caller's jurisdiction, or unknown (404).
+pub fn act_on_region(user: &CurrentUser, region: &RegionCode) -> Decision {
+    match region_work(user) {
+        Decision::Allow if in_jurisdiction(user, region) => Decision::Allow,
+        Decision::Allow => Decision::Hidden,
+        other => other,
+    }
+}
+
+/// A new merchant login naming a merchant id that does not exist: a regulator may not learn
+/// which ids exist (404); an administrator is told the field is wrong (the caller's 422).
+pub fn name_unknown_merchant(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Regulator => Decision::Hidden,
+        Role::Admin | Role::Merchant => Decision::Allow,
+    }
+}
+
+/// Reading global settings (deadline rules): staff.
+pub fn read_settings(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("only staff may read settings"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
+/// Importing merchants: regulators (rows in their jurisdiction) and administrators.
+pub fn import_merchants(user: &CurrentUser) -> Decision {
+    match user.role {
+        Role::Merchant => Decision::Forbidden("merchants cannot import"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,14 +10,14 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::db;
-use crate::domain::complaint::{parse_yuan, Action, Draft, Party, Rating};
+use crate::domain::complaint::{parse_yuan, Action, Draft, Rating};
 use crate::domain::shop_code::ShopCode;
 use crate::error::{AppError, AppResult};
 use crate::pages::complaint::{ComplaintForm, ComplaintFormPage, LimitedPage, TrackPage, Tracked};
 use crate::pages::shop::{MissingPage, Words};
-use crate::routes::api::complaints::rate_complaint;
-use crate::routes::complaint_flow as flow;
+use crate::routes::consumer;
 use crate::routes::public::{language, LangQuery};
+use crate::service::complaints as svc;
 use crate::state::AppState;
 
 fn html<T: Template>(status: StatusCode, page: &T) -> AppResult<HttpResponse> {
@@ -181,7 +181,14 @@ pub async fn complaint_submit(
         errors.push("token".into());
     }
     let result = if errors.is_empty() {
-        flow::submit(&state, &req, &code, &draft, &format!("form:{token}")).await
+        svc::submit(
+            &state,
+            &consumer(&state, &req),
+            &code,
+            &draft,
+            &format!("form:{token}"),
+        )
+        .await
     } else {
         Err(AppError::Validation(
             draft.validate().err().unwrap_or_default(),
@@ -339,59 +346,47 @@ pub async fn track_lookup(
         done,
         found,
     };
-    let mut row = match flow::find_for_consumer(&state, &req, &form.no, &form.phone).await {
+    let consumer = consumer(&state, &req);
+    let row = match svc::find_for_consumer(&state, &consumer, &form.no, &form.phone).await {
         Ok(r) => r,
         Err(AppError::NotFound) => return html(StatusCode::NOT_FOUND, &page(None, true, false)),
         Err(AppError::RateLimited { retry_after_secs }) => return limited(lang, retry_after_secs),
         Err(e) => return Err(e),
     };
-    let actor = flow::consumer_actor(&state, &req);
     let action = match form.op.as_str() {
         "confirm_accept" => Some(Action::ConsumerAccept),
         "confirm_decline" => Some(Action::ConsumerDecline),
         "withdraw" if form.confirm == "1" => Some(Action::Withdraw),
         _ => None,
     };
-    let mut done = false;
+    let mut done = None;
     if let Some(action) = action {
-        match flow::act(
-            &state,
-            row.id,
-            Party::Consumer,
-            &actor,
-            action,
-            Default::default(),
-        )
-        .await
-        {
-            Ok(after) => {
-                row = after;
-                done = true;
-            }
+        match svc::act_for_consumer(&state, &consumer, &row, action, String::new()).await {
+            Ok(after) => done = Some(after),
             // Pressed twice, or the state moved on: show where it stands now.
             Err(AppError::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }
     } else if form.op == "rate" {
         if let Ok(rating) = Rating::parse_field(&form.rating, "rating") {
-            match rate_complaint(&state, &req, row.clone(), rating, Some(&form.comment)).await {
-                Ok(after) => {
-                    row = after;
-                    done = true;
-                }
+            match svc::rate_found(&state, &consumer, &row, rating, Some(&form.comment)).await {
+                Ok(after) => done = Some(after),
                 Err(AppError::Conflict { .. } | AppError::Validation(_)) => {}
                 Err(e) => return Err(e),
             }
         }
     }
-    let mut conn = state.pool.get().await?;
-    let (events, merchant_name) = db::complaints::timeline_and_merchant(&mut conn, &row).await?;
+    let acted = done.is_some();
+    let found = match done {
+        Some(after) => after,
+        None => svc::consumer_complaint(&state, row).await?,
+    };
     let tracked = Tracked::new(
         &t,
-        &row,
-        merchant_name,
-        &events,
-        flow::consumer_options(&row),
+        &found.row,
+        found.merchant_name,
+        &found.events,
+        svc::consumer_options(&found.row),
     );
-    html(StatusCode::OK, &page(Some(tracked), false, done))
+    html(StatusCode::OK, &page(Some(tracked), false, acted))
 }

@@ -1,7 +1,6 @@
 //! HTTP handlers, grouped by resource. Thin: parse → policy/domain → db → respond.
 
 pub mod api;
-pub mod complaint_flow;
 pub mod complaint_pages;
 pub mod console;
 pub mod edge;
@@ -61,6 +60,22 @@ pub fn actor(user: &CurrentUser, req: &HttpRequest, trusted_proxies: &[IpAddr]) 
         user_id: Some(user.id),
         label: user.username.clone(),
         client_ip: client_ip(req, trusted_proxies).map(|ip| ip.to_string()),
+    }
+}
+
+/// The consumer behind a public complaint request (no account): where it came from.
+pub fn consumer(
+    state: &crate::state::AppState,
+    req: &HttpRequest,
+) -> crate::service::complaints::Consumer {
+    let ip = client_ip(req, &state.settings.trusted_proxies);
+    crate::service::complaints::Consumer {
+        rate_key: ip
+            .map(rate_limit_key)
+            .unwrap_or_else(|| "unknown".to_owned()),
+        ip: ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".to_owned()),
     }
 }
 

@@ -17,17 +17,19 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::merchants::{
-    CreditRecordRow, InspectionRow, LicenceRow, MerchantFields, MerchantRow, PhotoMeta,
+    CreditRecordRow, InspectionRow, LicenceRow, MerchantFields, MerchantFilter, MerchantRow,
+    PhotoMeta,
 };
 use crate::domain::grade::{Assessment, Grade, Source};
 use crate::domain::merchant::{Category, Status};
 use crate::domain::merchant_input::MerchantDraft;
 use crate::domain::region::RegionCode;
+use crate::domain::text::clean_text;
 use crate::domain::time::china_date;
-use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::i18n;
+use crate::service::paging::{Page, PageQuery};
 use crate::state::AppState;
 
 pub(crate) fn today() -> NaiveDate {
@@ -332,15 +334,7 @@ pub(crate) fn duplicate_uscc(e: AppError, uscc: &str) -> AppError {
 // ---------------------------------------------------------------------------------------------
 // Use cases
 
-/// The fields a merchant may change on its own record.
-pub const MERCHANT_EDITABLE: &[&str] = &[
-    "phone",
-    "opening_hours",
-    "opening_months",
-    "status",
-    "description",
-    "pledges",
-];
+pub use crate::auth::policy::MERCHANT_EDITABLE;
 
 /// Applies a PATCH body onto a draft. `null` clears a field.
 pub(crate) fn apply_patch(
@@ -417,7 +411,7 @@ pub async fn create(
         .validate(today(), &mut warnings)
         .map_err(AppError::Validation)?;
     let mut conn = state.pool.get().await?;
-    let known = crate::routes::api::all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     if let Some(e) = check_region(user, &valid.region_code, &known, "region_code") {
         return Err(AppError::validation(e));
     }
@@ -458,29 +452,16 @@ pub async fn update(
     expected: Option<i32>,
 ) -> AppResult<(MerchantRow, MerchantView)> {
     let mut conn = state.pool.get().await?;
-    let known = crate::routes::api::all_regions(&mut conn).await?;
+    let known = super::all_regions(&mut conn).await?;
     let (row, view) = conn.transaction::<_, AppError, _>(async move |conn| {
             let before = db::merchants::get_for_update(conn, id)
                 .await?
                 .ok_or(AppError::NotFound)?;
             let region = region_of(&before.region_code)?;
-            policy::view_merchant(user, id, &region).check()?;
-            if user.role == Role::Merchant {
-                let forbidden: Vec<&String> = patch
-                    .keys()
-                    .filter(|k| *k != "version" && !MERCHANT_EDITABLE.contains(&k.as_str()))
-                    .collect();
-                if !forbidden.is_empty() {
-                    return Err(AppError::Forbidden(
-                        "merchants may change only phone, opening_hours, opening_months, \
-                         status (open or seasonal_closed), description and pledges",
-                    ));
-                }
-                if let Some(Value::String(s)) = patch.get("status") {
-                    policy::merchant_sets_status(user, &before.status, s.trim()).check()?;
-                }
-            } else {
-                policy::manage_merchant(user, id, &region).check()?;
+            policy::update_merchant(user, id, &region, patch.keys().map(String::as_str))
+                .check()?;
+            if let Some(Value::String(s)) = patch.get("status") {
+                policy::merchant_sets_status(user, &before.status, s.trim()).check()?;
             }
             if let Some(v) = expected {
                 if v != before.version {
@@ -532,6 +513,126 @@ pub async fn update(
     })
     .await?;
     state.pages.invalidate_merchants(&mut conn, &[row.id]).await;
-    state.pages.invalidate_merchants(&mut conn, &[row.id]).await;
     Ok((row, view))
+}
+
+/// The registry list's filters, as given (parsed here).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub region: Option<String>,
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<String>,
+    pub grade: Option<String>,
+    /// A work list of the console (licences expiring, not inspected, open without a code).
+    pub attention: Option<crate::db::merchants::Attention>,
+}
+
+/// Merchants in the caller's jurisdiction (admins: all), newest first; merchants 403.
+pub async fn list(
+    state: &AppState,
+    user: &CurrentUser,
+    filter: &ListFilter,
+    paging: &PageQuery,
+) -> AppResult<Page<MerchantSummary>> {
+    policy::list_merchants(user).check()?;
+    let region = super::region_in_scope(user, filter.region.as_deref(), "region")?;
+    let mut errors = Vec::new();
+    let (page, per_page) = match paging.parse() {
+        Ok(p) => p,
+        Err(AppError::Validation(e)) => {
+            errors.extend(e);
+            (1, 1)
+        }
+        Err(e) => return Err(e),
+    };
+    fn word(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let category = word(&filter.category)
+        .map(|c| Category::parse_field(c, "category"))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let status = word(&filter.status)
+        .map(|c| Status::parse_field(c, "status"))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let grade = match word(&filter.grade) {
+        Some(g) => match Grade::parse(g) {
+            Some(g) => Some(g),
+            None => {
+                errors.push(FieldError::new(
+                    "grade",
+                    "invalid_grade",
+                    "grade must be one of A, B, C, D",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let q = filter
+        .q
+        .as_deref()
+        .map(clean_text)
+        .filter(|s| !s.is_empty());
+    if q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+        errors.push(FieldError::new(
+            "q",
+            "too_long",
+            "q has at most 100 characters",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+
+    let mut conn = state.pool.get().await?;
+    let known = super::all_regions(&mut conn).await?;
+    let visible_regions = (!policy::sees_every_region(user)).then(|| {
+        known
+            .iter()
+            .filter(|r| policy::in_jurisdiction(user, r))
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+    });
+    let regions = region.map(|asked| {
+        known
+            .iter()
+            .filter(|r| asked.covers(r))
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+    });
+    let filter = MerchantFilter {
+        visible_regions,
+        regions,
+        q,
+        category: category.map(|c| c.as_str().to_owned()),
+        status: status.map(|s| s.as_str().to_owned()),
+        grade: grade.map(|g| g.as_str().to_owned()),
+        attention: filter.attention,
+    };
+    let (rows, total) = db::merchants::list(&mut conn, &filter, page, per_page).await?;
+    Ok(Page {
+        items: rows.into_iter().map(MerchantSummary::from).collect(),
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// One merchant the caller may see (404 otherwise), with its grade and the reasons for it.
+pub async fn get(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<(MerchantRow, MerchantView)> {
+    let mut conn = state.pool.get().await?;
+    let m = crate::service::records::visible_merchant(&mut conn, user, id).await?;
+    let view = full_view(&mut conn, m.clone(), vec![]).await?;
+    Ok((m, view))
 }

@@ -1,10 +1,63 @@
 //! The use cases, one function each: caller + typed input → policy → domain → db (with audit,
 //! one transaction) → cache invalidation → typed result. Every front end calls these; none
-//! calls another front end. Moved here so far: merchant create and update, and the merchant
-//! views they answer with.
+//! calls another front end.
 
 pub mod account;
 pub mod auth;
+pub mod complaints;
 pub mod dashboard;
 pub mod merchants;
+pub mod paging;
+pub mod records;
 pub mod sessions;
+
+use chrono::{NaiveDate, Utc};
+
+use crate::auth::policy;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::domain::region::RegionCode;
+use crate::domain::text::clean_ident;
+use crate::domain::time::china_date;
+use crate::domain::FieldError;
+use crate::error::{AppError, AppResult};
+
+/// Today in China (the day deadlines, publicity periods and grades are counted in).
+pub fn today() -> NaiveDate {
+    china_date(Utc::now())
+}
+
+/// Every region code loaded in this deployment (for expanding a jurisdiction or a prefecture).
+pub async fn all_regions(conn: &mut diesel_async::AsyncPgConnection) -> AppResult<Vec<RegionCode>> {
+    Ok(db::regions::list(conn)
+        .await?
+        .into_iter()
+        .filter_map(|r| RegionCode::parse(&r.code).ok())
+        .collect())
+}
+
+/// An optional region query parameter: blank is none; anything else must be a region code
+/// (`invalid_region` naming `field` otherwise).
+pub fn region_param(raw: Option<&str>, field: &str) -> Result<Option<RegionCode>, FieldError> {
+    match raw.map(clean_ident).filter(|s| !s.is_empty()) {
+        Some(r) => RegionCode::parse(&r)
+            .map(Some)
+            .map_err(|e| FieldError::new(field, "invalid_region", e.to_string())),
+        None => Ok(None),
+    }
+}
+
+/// A region query parameter of a staff list or report, decided before anything else in the
+/// request is validated: 422 if it is not a region code, 404 if it lies outside the caller's
+/// jurisdiction (as for a merchant or complaint outside it).
+pub fn region_in_scope(
+    user: &CurrentUser,
+    raw: Option<&str>,
+    field: &str,
+) -> AppResult<Option<RegionCode>> {
+    let region = region_param(raw, field).map_err(AppError::validation)?;
+    if let Some(r) = &region {
+        policy::filter_by_region(user, r).check()?;
+    }
+    Ok(region)
+}

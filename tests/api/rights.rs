@@ -105,3 +105,58 @@ async fn merchants_see_the_role_that_acted_not_the_officer() {
     assert!(step.get("actor").is_none(), "{seen}");
     assert!(!seen.to_string().contains(&reg.username));
 }
+
+#[tokio::test]
+async fn a_merchant_is_refused_a_warning_before_its_fields_are_checked() {
+    let app = spawn_app().await;
+    let m = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(m.id)).await;
+    // Every field wrong: the merchant may not publish at all, so that is the answer.
+    let resp = app
+        .post_as(
+            &owner.token,
+            "/api/v1/warnings",
+            &json!({"region_code": "nope", "title": "", "body": "", "valid_until": "soon"}),
+        )
+        .await;
+    assert_problem(resp, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn a_complaint_outside_the_jurisdiction_is_unknown_whatever_the_action() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let other_county = app.regulator(&["513231"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let (_, id) = file(&app, &s.code, "13812345678").await;
+    let path = format!("/api/v1/complaints/{id}/actions");
+    // Not an action, and a note too long: still nothing to see here.
+    let resp = app
+        .post_as(
+            &other_county.token,
+            &path,
+            &json!({"action": "bogus", "note": "x".repeat(3000)}),
+        )
+        .await;
+    assert_problem(resp, 404, "not_found").await;
+    let resp = app
+        .post_as(&reg.token, &path, &json!({"action": "bogus"}))
+        .await;
+    assert_eq!(resp.status(), 422);
+}
+
+#[tokio::test]
+async fn a_consumer_with_the_wrong_phone_learns_nothing_from_a_bad_rating() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let (no, _) = file(&app, &s.code, "13812345678").await;
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/public/complaints/{no}/rating")))
+        .json(&json!({"phone": "13900000000", "rating": "bogus"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 404, "not_found").await;
+}

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::photos::{read_multipart, MAX_UPLOAD};
+use crate::auth::policy;
 use crate::auth::CurrentUser;
 use crate::domain::time::china_date;
-use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::Query;
@@ -86,10 +86,11 @@ pub async fn create_import(
     query: Query<ImportQuery>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
-    let scope = match user.role {
-        Role::Admin => Scope::All,
-        Role::Regulator => Scope::Regions(user.jurisdiction.clone()),
-        Role::Merchant => return Err(AppError::Forbidden("merchants cannot import")),
+    policy::import_merchants(&user).check()?;
+    let scope = if policy::sees_every_region(&user) {
+        Scope::All
+    } else {
+        Scope::Regions(user.jurisdiction.clone())
     };
     let form = read_multipart(&req, payload, MAX_UPLOAD).await?;
     let Some((file_name, bytes)) = form.file else {

@@ -504,13 +504,9 @@ async fn covered_regions(
     user: &CurrentUser,
     code: &str,
 ) -> AppResult<(RegionCode, Vec<String>)> {
-    if user.role == crate::domain::user::Role::Merchant {
-        return Err(AppError::Forbidden("merchants cannot act on a region"));
-    }
+    policy::region_work(user).check()?;
     let region = RegionCode::parse(code).map_err(|_| AppError::NotFound)?;
-    if !policy::in_jurisdiction(user, &region) {
-        return Err(AppError::NotFound);
-    }
+    policy::act_on_region(user, &region).check()?;
     let covered: Vec<String> = db::regions::list(conn)
         .await?
         .into_iter()

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use crate::auth::{policy, CurrentUser};
 use crate::db;
 use crate::db::calendar::DeadlineRule;
-use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::Json;
@@ -26,9 +25,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<web::Json<Vec<DeadlineRule>>> {
-    if user.role == Role::Merchant {
-        return Err(AppError::Forbidden("only staff may read settings"));
-    }
+    policy::read_settings(&user).check()?;
     let mut conn = state.pool.get().await?;
     Ok(web::Json(db::calendar::deadline_rules(&mut conn).await?))
 }

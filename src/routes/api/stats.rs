@@ -15,11 +15,10 @@ use crate::domain::grade::Grade;
 use crate::domain::merchant::{Category, Status};
 use crate::domain::region::RegionCode;
 use crate::domain::time::parse_date;
-use crate::domain::user::Role;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::Query;
-use crate::routes::complaint_flow::today;
+use crate::service::today;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -166,9 +165,7 @@ pub struct StatsQuery {
 }
 
 async fn report(state: &AppState, user: &CurrentUser, q: &StatsQuery) -> AppResult<StatsReport> {
-    if user.role == Role::Merchant {
-        return Err(AppError::Forbidden("statistics are for regulators"));
-    }
+    policy::view_statistics(user).check()?;
     let asked = super::region_in_scope(user, q.region.as_deref(), "region")?;
     let mut errors = Vec::new();
     let today = today();

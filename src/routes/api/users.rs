@@ -152,13 +152,13 @@ pub async fn create(
         Some(id) => match db::merchants::find(&mut conn, id).await? {
             Some(m) => Some(m),
             // a regulator may not learn which merchant ids exist
-            None if user.role == Role::Regulator => return Err(AppError::NotFound),
             None => {
+                policy::name_unknown_merchant(&user).check()?;
                 return Err(AppError::validation(FieldError::new(
                     "merchant_id",
                     "unknown_merchant",
                     format!("there is no merchant {id}"),
-                )))
+                )));
             }
         },
         None => None,
