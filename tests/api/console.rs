@@ -129,7 +129,11 @@ async fn anonymous_visitors_are_sent_to_login_and_come_back_after() {
     let app = spawn_app().await;
     let reg = app.regulator(&["513230"]).await;
     let mut b = Browser::new(&app);
-    for path in ["/console/", "/console/account?done=password"] {
+    for path in [
+        "/console/",
+        "/console/account?done=password",
+        "/console/merchants?q=x",
+    ] {
         let p = b.get(path).await;
         assert_eq!(p.status, 303, "{path}");
         let loc = p.location.unwrap();

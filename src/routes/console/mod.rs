@@ -33,6 +33,7 @@ use crate::state::AppState;
 pub mod account;
 pub mod auth;
 pub mod home;
+pub mod merchants;
 
 /// The language cookie (the switch in the page header sets it).
 pub const LANG_COOKIE: &str = "lang";
@@ -694,6 +695,7 @@ pub fn scope() -> actix_web::Scope<
         .route("/lang", web::get().to(auth::switch_language))
         .route("/", web::get().to(home::home))
         .route("", web::get().to(home::bare))
+        .configure(merchants::routes)
         .configure(account::routes)
         .default_service(web::to(not_found))
 }

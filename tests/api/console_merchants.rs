@@ -1,0 +1,313 @@
+//! The console's registry pages: list, create, the merchant's page and its record forms, edit.
+//! Each route: anonymous → login; outside jurisdiction → 404; no or wrong CSRF token or a
+//! foreign origin → 403 with nothing written; a field error → 422 with the input kept; success
+//! → 303.
+
+use yidianyima::domain::user::Role;
+
+use crate::console::Browser;
+use crate::helpers::{spawn_app, uscc_for};
+
+fn wrong_check_char(uscc: &str) -> String {
+    let mut chars: Vec<char> = uscc.chars().collect();
+    let last = chars[17];
+    chars[17] = if last == '0' { '1' } else { '0' };
+    chars.into_iter().collect()
+}
+
+#[tokio::test]
+async fn a_regulator_creates_a_merchant_fixing_a_wrong_uscc_beside_the_field() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let good = uscc_for("513230", 4242);
+    let bad = wrong_check_char(&good);
+    let form = b.get("/console/merchants/new").await;
+    assert_eq!(form.status, 200);
+    for field in [
+        "uscc",
+        "name",
+        "category",
+        "region_code",
+        "phone",
+        "opening_hours",
+    ] {
+        assert!(form.body.contains(&format!("name=\"{field}\"")), "{field}");
+    }
+    let name = "马尔康安康大药房（民族街店）";
+    let fields = |uscc: &str| {
+        vec![
+            ("uscc", uscc.to_owned()),
+            ("name", name.to_owned()),
+            ("category", "pharmacy".to_owned()),
+            ("region_code", "513230".to_owned()),
+            ("status", "open".to_owned()),
+            ("phone", "0837-2822123".to_owned()),
+            ("opening_months", "6".to_owned()),
+            ("opening_months", "7".to_owned()),
+            ("pledges", "明码标价\n假一赔十".to_owned()),
+        ]
+    };
+    let f = fields(&bad);
+    let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = b
+        .submit("/console/merchants/new", "/console/merchants/new", &refs)
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(
+        p.body.contains("校验位不正确"),
+        "the message beside the field"
+    );
+    assert!(p.body.contains("id=\"e-uscc\""));
+    assert!(
+        p.body.contains(&format!("value=\"{bad}\"")),
+        "the input kept"
+    );
+    assert!(p.body.contains(name), "every field kept");
+    assert!(p.body.contains("明码标价"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM merchants").await, 0);
+
+    let f = fields(&good);
+    let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = b
+        .submit("/console/merchants/new", "/console/merchants/new", &refs)
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let loc = p.location.unwrap();
+    assert!(loc.starts_with("/console/merchants/"), "{loc}");
+    let page = b.get(&loc).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(name), "stored as typed");
+    assert!(page.body.contains("商户已创建"));
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM audit_log WHERE action = 'merchant.create'")
+            .await,
+        1
+    );
+
+    // it shows in the list and the search
+    let list = b.get("/console/merchants?q=%E5%AE%89%E5%BA%B7").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(name));
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_token_or_from_another_site_write_nothing() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let token = b.get("/console/merchants/new").await.csrf();
+    let inspection = [
+        ("kind", "routine"),
+        ("inspected_on", "2026-11-02"),
+        ("department", "马尔康市市场监督管理局"),
+        ("result", "fail"),
+    ];
+    let path = format!("/console/merchants/{}/inspections", m.id);
+    // no token
+    assert_eq!(b.post(&path, &inspection).await.status, 403);
+    // a forged one
+    let mut with = vec![("csrf_token", "x".repeat(43))];
+    with.extend(inspection.iter().map(|(k, v)| (*k, v.to_string())));
+    let refs: Vec<(&str, &str)> = with.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post(&path, &refs).await.status, 403);
+    // the right token from a foreign origin
+    let mut evil = Browser {
+        app: &app,
+        cookie: b.cookie.clone(),
+        origin: Some("https://evil.example".into()),
+    };
+    let mut with = vec![("csrf_token", token.clone())];
+    with.extend(inspection.iter().map(|(k, v)| (*k, v.to_string())));
+    let refs: Vec<(&str, &str)> = with.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(evil.post(&path, &refs).await.status, 403);
+    assert_eq!(app.count("SELECT count(*) AS n FROM inspections").await, 0);
+    // the same, properly
+    let p = b.post(&path, &refs).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(app.count("SELECT count(*) AS n FROM inspections").await, 1);
+}
+
+#[tokio::test]
+async fn a_failed_inspection_changes_the_grade_on_the_merchants_page() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let page = format!("/console/merchants/{}", m.id);
+    let before = b.get(&page).await;
+    assert!(
+        before.body.contains("class=\"grade A\""),
+        "a new merchant is A"
+    );
+
+    // a field error keeps the form open with the input
+    let p = b
+        .submit(
+            &page,
+            &format!("{page}/inspections"),
+            &[
+                ("kind", "routine"),
+                ("inspected_on", "2026-13-40"),
+                ("department", "马尔康市市场监督管理局"),
+                ("result", "fail"),
+                ("summary", "冷藏柜温度超标，责令改正。"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("冷藏柜温度超标，责令改正。"));
+    assert!(p.body.contains("id=\"e-inspected_on\""));
+
+    let p = b
+        .submit(
+            &page,
+            &format!("{page}/inspections"),
+            &[
+                ("kind", "routine"),
+                ("inspected_on", &yidianyima::service::today().to_string()),
+                ("department", "马尔康市市场监督管理局"),
+                ("result", "fail"),
+                ("summary", "冷藏柜温度超标，责令改正。"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let after = b.get(p.location.as_deref().unwrap()).await;
+    assert!(
+        !after.body.contains("class=\"grade A\""),
+        "the grade dropped"
+    );
+    assert!(after.body.contains("冷藏柜温度超标，责令改正。"));
+}
+
+#[tokio::test]
+async fn other_jurisdictions_and_merchants_get_404() {
+    let app = spawn_app().await;
+    let m = app.merchant_in("513230").await;
+    let other_county = app.regulator(&["513231"]).await;
+    let mut b = Browser::signed_in(&app, &other_county).await;
+    for path in [
+        format!("/console/merchants/{}", m.id),
+        format!("/console/merchants/{}/edit", m.id),
+        "/console/merchants/999999".to_owned(),
+    ] {
+        assert_eq!(b.get(&path).await.status, 404, "{path}");
+    }
+    let token = b.get("/console/").await.csrf();
+    let p = b
+        .post(
+            &format!("/console/merchants/{}/licences", m.id),
+            &[
+                ("csrf_token", &token),
+                ("kind", "food_business"),
+                ("number", "JY1"),
+                ("issuer", "x"),
+                ("valid_from", "2026-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 404);
+    assert_eq!(app.count("SELECT count(*) AS n FROM licences").await, 0);
+    // the list does not show it
+    let list = b.get("/console/merchants").await;
+    assert!(!list.body.contains(&m.name));
+
+    // a merchant sees its own page, not the list, not another shop
+    let other = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(m.id)).await;
+    let mut ob = Browser::signed_in(&app, &owner).await;
+    let home = ob.get("/console/").await;
+    assert_eq!(home.status, 303);
+    assert_eq!(
+        home.location.unwrap(),
+        format!("/console/merchants/{}", m.id)
+    );
+    assert_eq!(
+        ob.get(&format!("/console/merchants/{}", m.id)).await.status,
+        200
+    );
+    assert_eq!(
+        ob.get(&format!("/console/merchants/{}", other.id))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(ob.get("/console/merchants").await.status, 404);
+    assert_eq!(ob.get("/console/merchants/new").await.status, 404);
+}
+
+#[tokio::test]
+async fn editing_keeps_untouched_text_and_a_merchant_edits_only_its_own_fields() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let edit = format!("/console/merchants/{}/edit", m.id);
+    let form = b.get(&edit).await;
+    assert_eq!(form.status, 200);
+    let version = crate::console::hidden(&form.body, "version").unwrap();
+    let p = b
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("version", &version),
+                ("uscc", &m.uscc),
+                ("name", "阿坝州红原县“草原人家”餐馆（二店）"),
+                ("category", "restaurant"),
+                ("region_code", "513230"),
+                ("status", "open"),
+                ("phone", "not a phone"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("id=\"e-phone\""));
+    assert!(p.body.contains("value=\"not a phone\""));
+    let p = b
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("version", &version),
+                ("uscc", &m.uscc),
+                ("name", "阿坝州红原县“草原人家”餐馆（二店）"),
+                ("category", "restaurant"),
+                ("region_code", "513230"),
+                ("status", "open"),
+                ("phone", "13800001111"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let page = b.get(&format!("/console/merchants/{}", m.id)).await;
+    assert!(page.body.contains("阿坝州红原县“草原人家”餐馆（二店）"));
+
+    // the owner: its form has only its fields; a name smuggled in is refused
+    let owner = app.user(Role::Merchant, &[], Some(m.id)).await;
+    let mut ob = Browser::signed_in(&app, &owner).await;
+    let own = ob.get(&edit).await;
+    assert_eq!(own.status, 200);
+    assert!(!own.body.contains("name=\"uscc\""));
+    assert!(own.body.contains("name=\"opening_hours\""));
+    let p = ob
+        .submit(
+            &edit,
+            &edit,
+            &[
+                ("opening_hours", "09:00-21:00"),
+                ("status", "seasonal_closed"),
+                ("name", "改名"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let page = ob.get(&format!("/console/merchants/{}", m.id)).await;
+    assert!(page.body.contains("09:00-21:00"));
+    assert!(
+        page.body.contains("阿坝州红原县“草原人家”餐馆（二店）"),
+        "the name unchanged"
+    );
+}
