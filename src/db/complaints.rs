@@ -478,6 +478,22 @@ macro_rules! overdue_on {
 }
 pub(crate) use overdue_on;
 
+/// Due soon, as a query expression: open and the current step's deadline falls between `today`
+/// and `due_by` (not yet overdue).
+macro_rules! due_between {
+    ($today:expr, $due_by:expr) => {{
+        use $crate::db::schema::complaints as c;
+        c::status
+            .eq("submitted")
+            .and(c::accept_deadline.between($today, $due_by))
+            .or(c::status.eq("accepted").and(
+                c::conclude_deadline
+                    .assume_not_null()
+                    .between($today, $due_by),
+            ))
+    }};
+}
+
 /// Filters of the staff queue.
 #[derive(Debug, Default, Clone)]
 pub struct ComplaintFilter {
@@ -488,6 +504,8 @@ pub struct ComplaintFilter {
     pub status: Option<String>,
     pub overdue: Option<bool>,
     pub flagged: Option<bool>,
+    /// Due soon: open, not overdue, the current step's deadline between today and this day.
+    pub due_by: Option<NaiveDate>,
 }
 
 /// One row of the queue.
@@ -529,6 +547,9 @@ pub async fn list(
             Some(true) => q = q.filter(overdue_on!(today)),
             Some(false) => q = q.filter(diesel::dsl::not(overdue_on!(today))),
             None => {}
+        }
+        if let Some(due_by) = f.due_by {
+            q = q.filter(due_between!(today, due_by));
         }
         q
     };

@@ -896,6 +896,8 @@ pub struct QueueFilter {
     pub merchant_id: Option<i64>,
     pub overdue: Option<bool>,
     pub flagged: Option<bool>,
+    /// Only complaints due within `dashboard::DUE_SOON_WORKING_DAYS` working days.
+    pub due_soon: bool,
 }
 
 /// The queue: regulators see their jurisdiction (overdue first), admins everything, merchants
@@ -948,6 +950,9 @@ pub async fn list(
         }
     }
     let mut conn = state.pool.get().await?;
+    if query.due_soon {
+        filter.due_by = Some(super::dashboard::due_by(&mut conn, today()).await?);
+    }
     let known = super::all_regions(&mut conn).await?;
     match scope {
         ComplaintScope::Merchant(own) => filter.merchant_id = Some(own),

@@ -66,6 +66,40 @@ pub fn attention(which: &str, today: NaiveDate) -> Option<Attention> {
     }
 }
 
+/// The last day that counts as "due soon" from `today`.
+pub async fn due_by(
+    conn: &mut diesel_async::AsyncPgConnection,
+    today: NaiveDate,
+) -> AppResult<NaiveDate> {
+    let cal = db::calendar::load_range(conn, today, today + Days::new(60)).await?;
+    Ok(cal.add_working_days(today, DUE_SOON_WORKING_DAYS))
+}
+
+/// Working days from `today` to `deadline` (negative: overdue by that many), for the queue.
+pub async fn working_days_left(
+    state: &AppState,
+    today: NaiveDate,
+    deadlines: &[NaiveDate],
+) -> AppResult<Vec<i64>> {
+    let (Some(min), Some(max)) = (deadlines.iter().min(), deadlines.iter().max()) else {
+        return Ok(vec![]);
+    };
+    let from = (*min).min(today) - Days::new(1);
+    let until = (*max).max(today) + Days::new(1);
+    let mut conn = state.pool.get().await?;
+    let cal = db::calendar::load_range(&mut conn, from, until).await?;
+    Ok(deadlines
+        .iter()
+        .map(|d| {
+            if *d >= today {
+                i64::from(cal.working_days_between(today, *d))
+            } else {
+                -i64::from(cal.working_days_between(*d, today))
+            }
+        })
+        .collect())
+}
+
 /// The counts for a regulator's or an admin's work page.
 pub async fn staff_work(state: &AppState, user: &CurrentUser) -> AppResult<WorkCounts> {
     if user.role == crate::domain::user::Role::Merchant {
@@ -74,8 +108,7 @@ pub async fn staff_work(state: &AppState, user: &CurrentUser) -> AppResult<WorkC
     let mut conn = state.pool.get().await?;
     let visible = visible_regions(&mut conn, user).await?;
     let today = today();
-    let cal = db::calendar::load_range(&mut conn, today, today + Days::new(60)).await?;
-    let due_by = cal.add_working_days(today, DUE_SOON_WORKING_DAYS);
+    let due_by = due_by(&mut conn, today).await?;
     let (overdue, due_soon, awaiting_decision) =
         db::complaints::work_counts(&mut conn, visible.clone(), today, due_by).await?;
     let mut counts = WorkCounts {

@@ -7,6 +7,7 @@ mod calendar;
 mod cli;
 mod complaints;
 mod console;
+mod console_complaints;
 mod console_merchants;
 mod errors;
 mod helpers;

@@ -60,6 +60,7 @@ pub async fn list(
         merchant_id: q.merchant_id,
         overdue: q.overdue,
         flagged: q.flagged,
+        due_soon: false,
     };
     Ok(web::Json(svc::list(&state, &user, &filter, &paging).await?))
 }

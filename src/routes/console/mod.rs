@@ -32,6 +32,7 @@ use crate::state::AppState;
 
 pub mod account;
 pub mod auth;
+pub mod complaints;
 pub mod home;
 pub mod merchants;
 
@@ -696,6 +697,7 @@ pub fn scope() -> actix_web::Scope<
         .route("/", web::get().to(home::home))
         .route("", web::get().to(home::bare))
         .configure(merchants::routes)
+        .configure(complaints::routes)
         .configure(account::routes)
         .default_service(web::to(not_found))
 }
