@@ -6,6 +6,7 @@ pub mod complaints;
 pub mod merchants;
 pub mod paging;
 pub mod records;
+pub mod settings;
 pub mod shops;
 
 use chrono::{NaiveDate, Utc};
