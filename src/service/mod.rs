@@ -8,6 +8,7 @@ pub mod paging;
 pub mod records;
 pub mod settings;
 pub mod shops;
+pub mod stats;
 pub mod users;
 
 use chrono::{NaiveDate, Utc};
