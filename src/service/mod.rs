@@ -3,6 +3,7 @@
 //! calls another front end.
 
 pub mod complaints;
+pub mod imports;
 pub mod merchants;
 pub mod paging;
 pub mod records;
