@@ -971,3 +971,98 @@ merchant_record!(
     "credit_record",
     true
 );
+
+/// What the scan page shows of a merchant besides its row, read in one pipelined round trip
+/// (the queries are sent together).
+pub struct ScanPageFacts {
+    /// Records in their publicity period.
+    pub credit: Vec<CreditRecordRow>,
+    /// The newest `INSPECTIONS_LOADED`.
+    pub inspections: Vec<InspectionRow>,
+    /// The newest `RECORDS_SHOWN`.
+    pub licences: Vec<LicenceRow>,
+    pub storefront: Option<PhotoMeta>,
+    /// Overdue open complaints and the next day another one becomes overdue.
+    pub overdue: (i64, Option<NaiveDate>),
+    /// Complaints received in the last 12 months, resolved among them, the oldest day.
+    pub stats: (i64, i64, Option<NaiveDate>),
+    /// Consumer warnings in force for the merchant's region and category.
+    pub warnings: Vec<super::complaints::WarningRow>,
+}
+
+pub async fn scan_page_facts(
+    conn: &mut AsyncPgConnection,
+    m: &MerchantRow,
+    today: NaiveDate,
+) -> QueryResult<ScanPageFacts> {
+    let stats_since = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(today);
+    let shared: &AsyncPgConnection = conn;
+    let mut c1 = shared;
+    let mut c2 = shared;
+    let mut c3 = shared;
+    let mut c4 = shared;
+    let mut c5 = shared;
+    let mut c6 = shared;
+    let mut c7 = shared;
+    let credit = credit_records::table
+        .filter(credit_records::merchant_id.eq(m.id))
+        .filter(
+            credit_records::publicity_until
+                .is_null()
+                .or(credit_records::publicity_until.ge(today)),
+        )
+        .order((credit_records::decided_on.desc(), credit_records::id.desc()))
+        .select(CreditRecordRow::as_select())
+        .load::<CreditRecordRow>(&mut c1);
+    let insp = inspections::table
+        .filter(inspections::merchant_id.eq(m.id))
+        .order((inspections::inspected_on.desc(), inspections::id.desc()))
+        .limit(INSPECTIONS_LOADED)
+        .select(InspectionRow::as_select())
+        .load::<InspectionRow>(&mut c2);
+    let lic = licences::table
+        .filter(licences::merchant_id.eq(m.id))
+        .order((licences::valid_from.desc(), licences::id.desc()))
+        .limit(RECORDS_SHOWN)
+        .select(LicenceRow::as_select())
+        .load::<LicenceRow>(&mut c3);
+    let photo = photos::table
+        .filter(photos::merchant_id.eq(m.id))
+        .filter(photos::kind.eq("storefront"))
+        .order(photos::id.desc())
+        .select(PhotoMeta::as_select())
+        .first::<PhotoMeta>(&mut c4);
+    let overdue = super::complaints::overdue_of(&mut c5, m.id, today);
+    let stats = super::complaints::public_stats(&mut c6, m.id, stats_since);
+    let region = crate::domain::region::RegionCode::parse(&m.region_code).ok();
+    let warnings = async {
+        match &region {
+            Some(r) => {
+                super::complaints::active_warnings(&mut c7, today, Some(r), Some(&m.category)).await
+            }
+            // A stored region that does not parse (it cannot be written through the API
+            // or the import): no warnings rather than every region's.
+            None => Ok(Vec::new()),
+        }
+    };
+    let (credit, inspections, licences, storefront, overdue, stats, warnings) = futures_util::try_join!(
+        credit,
+        insp,
+        lic,
+        async { photo.await.optional() },
+        overdue,
+        stats,
+        warnings
+    )?;
+    Ok(ScanPageFacts {
+        credit,
+        inspections,
+        licences,
+        storefront,
+        overdue,
+        stats,
+        warnings,
+    })
+}

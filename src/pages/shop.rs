@@ -4,7 +4,6 @@
 
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -12,7 +11,7 @@ use crate::db;
 use crate::db::merchants::{CreditRecordRow, MerchantRow};
 use crate::domain::time::china_offset;
 use crate::i18n;
-use crate::routes::api::merchants::{reason_views, BadgeView, ReasonView};
+use crate::service::merchants::{reason_views, BadgeView, ReasonView};
 
 /// Months without an inspection after which the page says the listing may be stale.
 pub const STALE_MONTHS: u32 = 24;
@@ -138,88 +137,23 @@ pub enum Lookup {
     Unknown,
 }
 
-/// Loads a shop by its code.
-pub async fn load(
-    conn: &mut AsyncPgConnection,
-    code: &str,
+/// The scan page's model of merchant `m` from what `db::merchants::scan_page_facts` read (its
+/// inspections completed for the grade by `db::merchants::complete_for_grade`): no I/O here.
+pub fn build(
+    code: String,
+    m: MerchantRow,
+    facts: db::merchants::ScanPageFacts,
     today: NaiveDate,
-) -> diesel::QueryResult<Lookup> {
-    let Some((code_row, m)) = db::shop_codes::find_with_merchant(conn, code).await? else {
-        return Ok(Lookup::Unknown);
-    };
-    if code_row.revoked_at.is_some() {
-        return Ok(Lookup::Withdrawn);
-    }
-    // The rest in one pipelined round trip: the four queries are sent together.
-    let stats_since = today
-        .checked_sub_months(chrono::Months::new(12))
-        .unwrap_or(today);
-    let (credit, inspections, licences, storefront, overdue, stats, warnings) = {
-        use crate::db::merchants::{InspectionRow, LicenceRow, PhotoMeta};
-        use crate::db::schema::{credit_records, inspections, licences, photos};
-        use diesel::prelude::*;
-        use diesel_async::RunQueryDsl;
-        let shared: &AsyncPgConnection = conn;
-        let mut c1 = shared;
-        let mut c2 = shared;
-        let mut c3 = shared;
-        let mut c4 = shared;
-        let mut c5 = shared;
-        let mut c6 = shared;
-        let mut c7 = shared;
-        let credit = credit_records::table
-            .filter(credit_records::merchant_id.eq(m.id))
-            .filter(
-                credit_records::publicity_until
-                    .is_null()
-                    .or(credit_records::publicity_until.ge(today)),
-            )
-            .order((credit_records::decided_on.desc(), credit_records::id.desc()))
-            .select(CreditRecordRow::as_select())
-            .load::<CreditRecordRow>(&mut c1);
-        let insp = inspections::table
-            .filter(inspections::merchant_id.eq(m.id))
-            .order((inspections::inspected_on.desc(), inspections::id.desc()))
-            .limit(db::merchants::INSPECTIONS_LOADED)
-            .select(InspectionRow::as_select())
-            .load::<InspectionRow>(&mut c2);
-        let lic = licences::table
-            .filter(licences::merchant_id.eq(m.id))
-            .order((licences::valid_from.desc(), licences::id.desc()))
-            .limit(db::merchants::RECORDS_SHOWN)
-            .select(LicenceRow::as_select())
-            .load::<LicenceRow>(&mut c3);
-        let photo = photos::table
-            .filter(photos::merchant_id.eq(m.id))
-            .filter(photos::kind.eq("storefront"))
-            .order(photos::id.desc())
-            .select(PhotoMeta::as_select())
-            .first::<PhotoMeta>(&mut c4);
-        let overdue = db::complaints::overdue_of(&mut c5, m.id, today);
-        let stats = db::complaints::public_stats(&mut c6, m.id, stats_since);
-        let region = crate::domain::region::RegionCode::parse(&m.region_code).ok();
-        let warnings = async {
-            match &region {
-                Some(r) => {
-                    db::complaints::active_warnings(&mut c7, today, Some(r), Some(&m.category))
-                        .await
-                }
-                // A stored region that does not parse (it cannot be written through the API
-                // or the import): no warnings rather than every region's.
-                None => Ok(Vec::new()),
-            }
-        };
-        futures_util::try_join!(
-            credit,
-            insp,
-            lic,
-            async { photo.await.optional() },
-            overdue,
-            stats,
-            warnings
-        )?
-    };
-    let mut inspections = db::merchants::complete_for_grade(conn, m.id, today, inspections).await?;
+) -> PublicShop {
+    let db::merchants::ScanPageFacts {
+        credit,
+        mut inspections,
+        licences,
+        storefront,
+        overdue,
+        stats,
+        warnings,
+    } = facts;
     let assessment = db::merchants::assess_rows(&credit, &inspections, overdue, today);
     let (received, resolved, oldest) = stats;
     inspections.truncate(5);
@@ -276,8 +210,8 @@ pub async fn load(
         pledges,
         ..
     } = m;
-    Ok(Lookup::Found(Box::new(PublicShop {
-        code: code_row.code,
+    PublicShop {
+        code,
         name,
         category,
         status,
@@ -345,7 +279,7 @@ pub async fn load(
         last_updated,
         stale,
         changes_at,
-    })))
+    }
 }
 
 /// Words of one language, for templates: `{{ t.s("page.grade") }}`.

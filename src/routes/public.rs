@@ -15,7 +15,7 @@ use crate::cache::pages::{brotli_fast, gzip_fast, CachedPage, Rendered};
 use crate::domain::shop_code::ShopCode;
 use crate::domain::time::{china_date, china_offset};
 use crate::error::{AppError, AppResult, Problem};
-use crate::pages::shop::{self, Lookup, MissingPage, PublicShop, ShopPage, Words};
+use crate::pages::shop::{Lookup, MissingPage, PublicShop, ShopPage, Words};
 use crate::state::AppState;
 
 /// Browsers and proxies may reuse a page briefly, and serve it stale while they refetch.
@@ -75,8 +75,7 @@ fn fresh_until(shop: &PublicShop) -> DateTime<Utc> {
 }
 
 async fn lookup(state: &AppState, code: &ShopCode) -> AppResult<Lookup> {
-    let mut conn = state.pool.get().await?;
-    Ok(shop::load(&mut conn, code.as_str(), china_date(Utc::now())).await?)
+    crate::service::shops::lookup(state, code.as_str(), china_date(Utc::now())).await
 }
 
 fn rendered<T: Template>(page: &T) -> AppResult<Vec<u8>> {

@@ -6,10 +6,15 @@ pub mod account;
 pub mod auth;
 pub mod complaints;
 pub mod dashboard;
+pub mod imports;
 pub mod merchants;
 pub mod paging;
 pub mod records;
 pub mod sessions;
+pub mod settings;
+pub mod shops;
+pub mod stats;
+pub mod users;
 
 use chrono::{NaiveDate, Utc};
 

@@ -1,42 +1,18 @@
 //! The working-day calendar (public holidays and make-up working days).
 
 use actix_web::{get, put, web, HttpRequest};
-use chrono::{Datelike, NaiveDate};
-use diesel_async::AsyncConnection;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use crate::auth::{policy, CurrentUser};
-use crate::db;
-use crate::db::audit;
-use crate::domain::workdays::CalendarYear;
-use crate::domain::FieldError;
-use crate::error::{AppError, AppResult, Problem};
+use crate::auth::CurrentUser;
+use crate::error::{AppResult, Problem};
 use crate::extract::{Json, Query};
 use crate::routes::actor;
+use crate::service::settings as svc;
 use crate::state::AppState;
 
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct CalendarYearBody {
-    pub year: i32,
-    /// Official public holidays (including the weekend days inside a holiday period).
-    pub holidays: Vec<NaiveDate>,
-    /// Make-up working days (调休上班): weekend days that are working days.
-    pub workdays: Vec<NaiveDate>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CalendarYearUpdate {
-    pub holidays: Vec<NaiveDate>,
-    pub workdays: Vec<NaiveDate>,
-}
-
-fn year_param(year: i32) -> AppResult<i32> {
-    CalendarYear::check_year(year)
-        .map(|_| year)
-        .map_err(AppError::validation)
-}
+pub use crate::service::settings::{AddWorkingDaysAnswer, CalendarYearBody, CalendarYearUpdate};
 
 /// One year's holidays and make-up working days.
 #[utoipa::path(operation_id = "get_calendar_year", tag = "calendar", params(("year" = i32, Path, minimum = 2000, maximum = 2100)), responses(
@@ -49,14 +25,9 @@ pub async fn get_year(
     state: web::Data<AppState>,
     path: web::Path<i32>,
 ) -> AppResult<web::Json<CalendarYearBody>> {
-    let year = year_param(path.into_inner())?;
-    let mut conn = state.pool.get().await?;
-    let (holidays, workdays) = db::calendar::year(&mut conn, year).await?;
-    Ok(web::Json(CalendarYearBody {
-        year,
-        holidays,
-        workdays,
-    }))
+    Ok(web::Json(
+        svc::calendar_year(&state, path.into_inner()).await?,
+    ))
 }
 
 /// Replace one year's schedule (admin). A make-up working day must be a weekend day and cannot
@@ -75,35 +46,10 @@ pub async fn put_year(
     path: web::Path<i32>,
     body: Json<CalendarYearUpdate>,
 ) -> AppResult<web::Json<CalendarYearBody>> {
-    policy::administer(&user).check()?;
-    let year = path.into_inner();
-    let cal =
-        CalendarYear::parse(year, &body.holidays, &body.workdays).map_err(AppError::Validation)?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let mut conn = state.pool.get().await?;
-    let (holidays, workdays) = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let (old_h, old_w) = db::calendar::year(conn, year).await?;
-            db::calendar::replace_year(conn, &cal).await?;
-            let (new_h, new_w) = db::calendar::year(conn, year).await?;
-            audit::record(
-                conn,
-                &actor,
-                "calendar.replace_year",
-                "calendar",
-                &year.to_string(),
-                Some(&serde_json::json!({ "holidays": old_h, "workdays": old_w })),
-                Some(&serde_json::json!({ "holidays": new_h, "workdays": new_w })),
-            )
-            .await?;
-            Ok((new_h, new_w))
-        })
-        .await?;
-    Ok(web::Json(CalendarYearBody {
-        year,
-        holidays,
-        workdays,
-    }))
+    Ok(web::Json(
+        svc::put_calendar_year(&state, &user, actor, path.into_inner(), &body).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -113,17 +59,6 @@ pub struct AddWorkingDaysQuery {
     /// Number of working days to add (0–400).
     #[param(minimum = 0, maximum = 400)]
     pub days: u32,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct AddWorkingDaysAnswer {
-    pub from: NaiveDate,
-    pub days: u32,
-    /// The `days`-th working day after `from`.
-    pub date: NaiveDate,
-    /// False when the span reaches a year with no official schedule loaded (then only
-    /// weekends are rest days there, and the answer may move once the schedule is published).
-    pub calendar_complete: bool,
 }
 
 /// The N-th working day after a date, by the calendar: how complaint deadlines are computed.
@@ -136,32 +71,7 @@ pub async fn add_working_days(
     state: web::Data<AppState>,
     query: Query<AddWorkingDaysQuery>,
 ) -> AppResult<web::Json<AddWorkingDaysAnswer>> {
-    let q = query.into_inner();
-    if q.days > 400 {
-        return Err(AppError::validation(FieldError::new(
-            "days",
-            "out_of_range",
-            "days must be between 0 and 400",
-        )));
-    }
-    if CalendarYear::check_year(q.from.year()).is_err() {
-        return Err(AppError::validation(FieldError::new(
-            "from",
-            "out_of_range",
-            "from must be between 2000 and 2100",
-        )));
-    }
-    // 400 working days span under two years; load generously.
-    let until = q.from + chrono::Days::new(u64::from(q.days) * 2 + 30);
-    let mut conn = state.pool.get().await?;
-    let cal = db::calendar::load_range(&mut conn, q.from, until).await?;
-    let date = cal.add_working_days(q.from, q.days);
-    let covered = db::calendar::years_covered(&mut conn).await?;
-    let calendar_complete = (q.from.year()..=date.year()).all(|y| covered.contains(&y));
-    Ok(web::Json(AddWorkingDaysAnswer {
-        from: q.from,
-        days: q.days,
-        date,
-        calendar_complete,
-    }))
+    Ok(web::Json(
+        svc::add_working_days(&state, query.from, query.days).await?,
+    ))
 }

@@ -7,14 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::photos::{read_multipart, MAX_UPLOAD};
-use crate::auth::policy;
 use crate::auth::CurrentUser;
-use crate::domain::time::china_date;
 use crate::domain::FieldError;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppResult, Problem};
 use crate::extract::Query;
-use crate::import::{self, ImportError, Options, Report, Scope, TableError};
+use crate::import::{Options, Report};
 use crate::routes::actor;
+use crate::service::imports as svc;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -51,20 +50,6 @@ pub struct ImportRejected {
     pub report: Report,
 }
 
-pub fn into_app_error(e: ImportError) -> AppError {
-    match e {
-        ImportError::Table(TableError::UnsupportedFormat) => AppError::UnsupportedMediaType {
-            detail: TableError::UnsupportedFormat.to_string(),
-        },
-        ImportError::Table(t) => {
-            AppError::validation(FieldError::new("file", t.code(), t.to_string()))
-        }
-        ImportError::Columns(errors) => AppError::Validation(errors),
-        ImportError::Db(e) => e.into(),
-        ImportError::Worker(e) => AppError::Internal(anyhow::anyhow!("import worker: {e}")),
-    }
-}
-
 /// Import merchants from CSV (UTF-8, UTF-8 with BOM, GBK) or XLSX, headers in Chinese or
 /// English; upsert by USCC. All-or-nothing unless `partial=true`; `dry_run=true` writes
 /// nothing. 200 with the report when committed or dry run; 422 with the report when rejected
@@ -86,50 +71,20 @@ pub async fn create_import(
     query: Query<ImportQuery>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
-    policy::import_merchants(&user).check()?;
-    let scope = if policy::sees_every_region(&user) {
-        Scope::All
-    } else {
-        Scope::Regions(user.jurisdiction.clone())
-    };
-    let form = read_multipart(&req, payload, MAX_UPLOAD).await?;
-    let Some((file_name, bytes)) = form.file else {
-        return Err(AppError::validation(FieldError::new(
-            "file",
-            "required",
-            "attach the file as the part `file`",
-        )));
-    };
     let options = Options {
         dry_run: query.dry_run.unwrap_or(false),
         partial: query.partial.unwrap_or(false),
     };
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let mut conn = state.pool.get().await?;
-    let report = import::run(
-        &mut conn,
-        &actor,
-        &scope,
-        &bytes,
-        file_name.as_deref(),
-        options,
-        china_date(chrono::Utc::now()),
-    )
-    .await
-    .map_err(into_app_error)?;
-    state
-        .pages
-        .invalidate_merchants(&mut conn, &report.updated_ids)
-        .await;
-    tracing::info!(
-        by = user.id,
-        rows = report.rows,
-        created = report.created,
-        updated = report.updated,
-        rejected = report.rejected.len(),
-        committed = report.committed,
-        "import"
-    );
+    // The body is read only once the service has decided the caller may import.
+    let upload = async {
+        let form = read_multipart(&req, payload, MAX_UPLOAD).await?;
+        Ok(svc::ImportFile {
+            name: form.file.as_ref().and_then(|(n, _)| n.clone()),
+            bytes: form.file.map(|(_, b)| b),
+        })
+    };
+    let report = svc::import(&state, &user, actor, upload, options).await?;
     if report.committed || options.dry_run || report.rejected.is_empty() {
         return Ok(HttpResponse::Ok().json(report));
     }

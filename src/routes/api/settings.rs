@@ -3,17 +3,16 @@
 
 use actix_web::{get, put, web, HttpRequest};
 use chrono::NaiveDate;
-use serde::Deserialize;
-use utoipa::ToSchema;
 
-use crate::auth::{policy, CurrentUser};
-use crate::db;
+use crate::auth::CurrentUser;
 use crate::db::calendar::DeadlineRule;
-use crate::domain::FieldError;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppResult, Problem};
 use crate::extract::Json;
 use crate::routes::actor;
+use crate::service::settings as svc;
 use crate::state::AppState;
+
+pub use crate::service::settings::DeadlineRuleBody;
 
 /// Every rule, oldest first (staff).
 #[utoipa::path(operation_id = "list_complaint_deadlines", tag = "settings", security(("bearer" = [])), responses(
@@ -25,59 +24,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<web::Json<Vec<DeadlineRule>>> {
-    policy::read_settings(&user).check()?;
-    let mut conn = state.pool.get().await?;
-    Ok(web::Json(db::calendar::deadline_rules(&mut conn).await?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeadlineRuleBody {
-    /// Working days after receipt to accept or reject (1–365).
-    #[schema(minimum = 1, maximum = 365)]
-    pub accept_working_days: i32,
-    /// Working days after acceptance to conclude mediation (1–365).
-    #[schema(minimum = 1, maximum = 365)]
-    pub conclude_working_days: i32,
-    /// Working days the merchant has to settle first (green channel; 0 turns it off).
-    #[schema(minimum = 0, maximum = 365)]
-    pub green_channel_working_days: i32,
-    /// The legal basis, e.g. the revised regulation's name and article.
-    #[serde(default)]
-    #[schema(max_length = 1000)]
-    pub note: String,
-}
-
-fn validate(body: &DeadlineRuleBody) -> Result<(), Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut check = |field: &str, v: i32, min: i32| {
-        if !(min..=365).contains(&v) {
-            errors.push(FieldError::new(
-                field,
-                "out_of_range",
-                format!("{field} must be between {min} and 365"),
-            ));
-        }
-    };
-    check("accept_working_days", body.accept_working_days, 1);
-    check("conclude_working_days", body.conclude_working_days, 1);
-    check(
-        "green_channel_working_days",
-        body.green_channel_working_days,
-        0,
-    );
-    if body.note.chars().count() > 1000 {
-        errors.push(FieldError::new(
-            "note",
-            "too_long",
-            "note must be at most 1000 characters",
-        ));
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    Ok(web::Json(svc::deadline_rules(&state, &user).await?))
 }
 
 /// Set the rule taking effect on a date (admin); audited with the rule it replaces.
@@ -96,19 +43,8 @@ pub async fn put(
     path: web::Path<NaiveDate>,
     body: Json<DeadlineRuleBody>,
 ) -> AppResult<web::Json<DeadlineRule>> {
-    policy::administer(&user).check()?;
-    validate(&body).map_err(AppError::Validation)?;
-    let body = body.into_inner();
-    let rule = DeadlineRule {
-        effective_from: path.into_inner(),
-        accept_working_days: body.accept_working_days,
-        conclude_working_days: body.conclude_working_days,
-        green_channel_working_days: body.green_channel_working_days,
-        note: body.note,
-    };
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let mut conn = state.pool.get().await?;
     Ok(web::Json(
-        db::calendar::put_deadline_rule_audited(&mut conn, &actor, &rule).await?,
+        svc::put_deadline_rule(&state, &user, actor, path.into_inner(), &body).await?,
     ))
 }

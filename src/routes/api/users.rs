@@ -2,131 +2,15 @@
 
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::auth::policy::{self, NewAccount};
-use crate::auth::{password, CurrentUser};
-use crate::db;
-use crate::db::users::{NewUser, UserRow};
-use crate::domain::region::RegionCode;
-use crate::domain::user::{NewPassword, Role, Username};
-use crate::domain::FieldError;
-use crate::error::{AppError, AppResult, Problem};
+use crate::auth::CurrentUser;
+use crate::error::{AppResult, Problem};
 use crate::extract::Json;
 use crate::routes::actor;
+use crate::service::users as svc;
 use crate::state::AppState;
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
-    pub username: String,
-    pub password: String,
-    /// `admin`, `regulator` or `merchant`.
-    #[schema(inline, value_type = Role)]
-    pub role: String,
-    /// Required for a regulator: its jurisdiction. Not allowed otherwise.
-    #[serde(default)]
-    pub region_codes: Vec<String>,
-    /// Required for a merchant login: the merchant it belongs to. Not allowed otherwise.
-    pub merchant_id: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct UserView {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-    pub region_codes: Vec<String>,
-    pub merchant_id: Option<i64>,
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl UserView {
-    fn new(row: &UserRow, role: Role, region_codes: Vec<String>) -> Self {
-        Self {
-            id: row.id,
-            username: row.username.clone(),
-            role,
-            region_codes,
-            merchant_id: row.merchant_id,
-            disabled: row.disabled,
-            created_at: row.created_at,
-        }
-    }
-}
-
-/// A create request whose every field obeys its rules.
-struct ValidCreate {
-    username: Username,
-    password: NewPassword,
-    role: Role,
-    regions: Vec<RegionCode>,
-    merchant_id: Option<i64>,
-}
-
-fn validate(body: &CreateUserRequest) -> Result<ValidCreate, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let username = Username::parse(&body.username)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let password = NewPassword::parse(&body.password)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let role = body.role.parse::<Role>().map_err(|e| errors.push(e)).ok();
-    let mut regions = Vec::new();
-    for (i, code) in body.region_codes.iter().enumerate() {
-        match RegionCode::parse(code) {
-            Ok(c) if !regions.contains(&c) => regions.push(c),
-            Ok(_) => {}
-            Err(e) => errors.push(FieldError::new(
-                format!("region_codes[{i}]"),
-                "invalid_region_code",
-                e.to_string(),
-            )),
-        }
-    }
-    match role {
-        Some(Role::Regulator) if body.region_codes.is_empty() => errors.push(FieldError::new(
-            "region_codes",
-            "required",
-            "a regulator needs a jurisdiction: at least one region code",
-        )),
-        Some(Role::Admin | Role::Merchant) if !body.region_codes.is_empty() => {
-            errors.push(FieldError::new(
-                "region_codes",
-                "not_allowed",
-                "only regulators have a jurisdiction",
-            ))
-        }
-        _ => {}
-    }
-    match (role, body.merchant_id) {
-        (Some(Role::Merchant), None) => errors.push(FieldError::new(
-            "merchant_id",
-            "required",
-            "a merchant login must name its merchant",
-        )),
-        (Some(Role::Admin | Role::Regulator), Some(_)) => errors.push(FieldError::new(
-            "merchant_id",
-            "not_allowed",
-            "only merchant logins belong to a merchant",
-        )),
-        _ => {}
-    }
-    match (username, password, role) {
-        (Some(username), Some(password), Some(role)) if errors.is_empty() => Ok(ValidCreate {
-            username,
-            password,
-            role,
-            regions,
-            merchant_id: body.merchant_id,
-        }),
-        _ => Err(errors),
-    }
-}
+pub use crate::service::users::{CreateUserRequest, UserView};
 
 /// Create an account. Admins create any; a regulator creates merchant logins for merchants in
 /// its jurisdiction (404 for a merchant outside it). Audited.
@@ -144,80 +28,11 @@ pub async fn create(
     user: CurrentUser,
     body: Json<CreateUserRequest>,
 ) -> AppResult<HttpResponse> {
-    policy::create_user_role(&user, body.role.parse::<Role>().ok()).check()?;
-    let valid = validate(&body).map_err(AppError::Validation)?;
-    let mut conn = state.pool.get().await?;
-
-    let merchant = match valid.merchant_id {
-        Some(id) => match db::merchants::find(&mut conn, id).await? {
-            Some(m) => Some(m),
-            // a regulator may not learn which merchant ids exist
-            None => {
-                policy::name_unknown_merchant(&user).check()?;
-                return Err(AppError::validation(FieldError::new(
-                    "merchant_id",
-                    "unknown_merchant",
-                    format!("there is no merchant {id}"),
-                )));
-            }
-        },
-        None => None,
-    };
-    let merchant_region = merchant
-        .as_ref()
-        .map(|m| RegionCode::parse(&m.region_code))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("stored region code is invalid: {e}"))?;
-    policy::create_user(
-        &user,
-        &NewAccount {
-            role: valid.role,
-            region_codes: &valid.regions,
-            merchant_region: merchant_region.as_ref(),
-        },
-    )
-    .check()?;
-
-    let codes: Vec<String> = valid.regions.iter().map(|c| c.to_string()).collect();
-    let known = db::regions::existing(&mut conn, &codes).await?;
-    let unknown: Vec<FieldError> = codes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !known.contains(c))
-        .map(|(i, c)| {
-            FieldError::new(
-                format!("region_codes[{i}]"),
-                "unknown_region",
-                format!("region {c} is not loaded in this deployment"),
-            )
-        })
-        .collect();
-    if !unknown.is_empty() {
-        return Err(AppError::Validation(unknown));
-    }
-
-    let pw = valid.password;
-    let hash = web::block(move || password::hash(pw.expose())).await??;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let new = NewUser {
-        username: valid.username.as_str(),
-        password_hash: &hash,
-        role: valid.role.as_str(),
-        merchant_id: valid.merchant_id,
-    };
-    let created = db::users::create_audited(&mut conn, &actor, &new, &codes)
-        .await
-        .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::Conflict {
-                code: "duplicate_username",
-                detail: format!("the username {} is taken", new.username),
-            },
-            other => other,
-        })?;
-    tracing::info!(user_id = created.id, by = user.id, "user created");
+    let view = svc::create(&state, &user, actor, &body).await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/users/{}", created.id)))
-        .json(UserView::new(&created, valid.role, codes)))
+        .insert_header((header::LOCATION, format!("/api/v1/users/{}", view.id)))
+        .json(view))
 }
 
 /// One account: oneself; admins any; regulators the merchant logins of merchants in their
@@ -232,22 +47,5 @@ pub async fn get(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<web::Json<UserView>> {
-    let id = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    let target = db::users::find(&mut conn, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let role: Role = target
-        .role
-        .parse()
-        .map_err(|_| anyhow::anyhow!("user {} has unknown role", target.id))?;
-    let merchant_region = match target.merchant_id {
-        Some(mid) => db::merchants::find(&mut conn, mid)
-            .await?
-            .and_then(|m| RegionCode::parse(&m.region_code).ok()),
-        None => None,
-    };
-    policy::view_user(&user, target.id, role, merchant_region.as_ref()).check()?;
-    let codes = db::users::region_codes(&mut conn, target.id).await?;
-    Ok(web::Json(UserView::new(&target, role, codes)))
+    Ok(web::Json(svc::get(&state, &user, path.into_inner()).await?))
 }

@@ -1,0 +1,29 @@
+//! The public shop lookup behind the scan page (`/s/{code}`) and its JSON twin: a code leads to
+//! its merchant's public model, to a withdrawn notice, or to nothing.
+
+use chrono::NaiveDate;
+
+use crate::db;
+use crate::error::AppResult;
+use crate::pages::shop::{self, Lookup};
+use crate::state::AppState;
+
+/// What `code` leads to on `today` (no caller: everything on the page is public).
+pub async fn lookup(state: &AppState, code: &str, today: NaiveDate) -> AppResult<Lookup> {
+    let mut conn = state.pool.get().await?;
+    let Some((code_row, m)) = db::shop_codes::find_with_merchant(&mut conn, code).await? else {
+        return Ok(Lookup::Unknown);
+    };
+    if code_row.revoked_at.is_some() {
+        return Ok(Lookup::Withdrawn);
+    }
+    let mut facts = db::merchants::scan_page_facts(&mut conn, &m, today).await?;
+    facts.inspections =
+        db::merchants::complete_for_grade(&mut conn, m.id, today, facts.inspections).await?;
+    Ok(Lookup::Found(Box::new(shop::build(
+        code_row.code,
+        m,
+        facts,
+        today,
+    ))))
+}
