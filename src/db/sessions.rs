@@ -122,3 +122,52 @@ pub async fn sweep(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryRes
         .execute(conn)
         .await
 }
+
+/// Keeps a previewed import file for its session.
+pub async fn put_upload(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    session_hash: &[u8],
+    file_name: &str,
+    body: &[u8],
+) -> QueryResult<()> {
+    use super::schema::console_uploads as u;
+    diesel::delete(u::table.filter(u::created_at.lt(Utc::now() - chrono::Duration::minutes(30))))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(u::table)
+        .values((
+            u::id.eq(id),
+            u::session_hash.eq(session_hash),
+            u::file_name.eq(file_name),
+            u::body.eq(body),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A previewed file of this session, if it is younger than `max_age`: (file name, bytes).
+pub async fn get_upload(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    session_hash: &[u8],
+    max_age: chrono::Duration,
+) -> QueryResult<Option<(String, Vec<u8>)>> {
+    use super::schema::console_uploads as u;
+    u::table
+        .filter(u::id.eq(id))
+        .filter(u::session_hash.eq(session_hash))
+        .filter(u::created_at.gt(Utc::now() - max_age))
+        .select((u::file_name, u::body))
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn delete_upload(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<usize> {
+    use super::schema::console_uploads as u;
+    diesel::delete(u::table.filter(u::id.eq(id)))
+        .execute(conn)
+        .await
+}

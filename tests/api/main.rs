@@ -8,6 +8,7 @@ mod cli;
 mod complaints;
 mod console;
 mod console_complaints;
+mod console_imports;
 mod console_merchants;
 mod errors;
 mod helpers;

@@ -34,6 +34,7 @@ pub mod account;
 pub mod auth;
 pub mod complaints;
 pub mod home;
+pub mod imports;
 pub mod merchants;
 
 /// The language cookie (the switch in the page header sets it).
@@ -698,6 +699,7 @@ pub fn scope() -> actix_web::Scope<
         .route("", web::get().to(home::bare))
         .configure(merchants::routes)
         .configure(complaints::routes)
+        .configure(imports::routes)
         .configure(account::routes)
         .default_service(web::to(not_found))
 }
