@@ -2,6 +2,7 @@
 //! one transaction) → cache invalidation → typed result. Every front end calls these; none
 //! calls another front end.
 
+pub mod codes;
 pub mod complaints;
 pub mod imports;
 pub mod merchants;
