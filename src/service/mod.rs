@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod codes;
 pub mod complaints;
 pub mod dashboard;
 pub mod imports;

@@ -160,3 +160,30 @@ async fn a_consumer_with_the_wrong_phone_learns_nothing_from_a_bad_rating() {
         .unwrap();
     assert_problem(resp, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_merchant_outside_the_jurisdiction_is_unknown_before_its_parameters_are_checked() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let other_county = app.regulator(&["513231"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    for path in [
+        format!("/api/v1/merchants/{}/qrcode.png?size=5", s.id),
+        format!("/api/v1/merchants/{}/scans?days=0", s.id),
+    ] {
+        let resp = app.get_as(&other_county.token, &path).await;
+        assert_problem(resp, 404, "not_found").await;
+        // Its own regulator is told what is wrong with the parameter.
+        let resp = app.get_as(&reg.token, &path).await;
+        assert_eq!(resp.status(), 422, "{path}");
+    }
+    // A merchant may not fetch a region's posters, whatever format it asks for.
+    let owner = app.user(Role::Merchant, &[], Some(s.id)).await;
+    let resp = app
+        .get_as(
+            &owner.token,
+            "/api/v1/regions/513230/qrcodes.zip?format=bogus",
+        )
+        .await;
+    assert_problem(resp, 403, "forbidden").await;
+}

@@ -2,47 +2,18 @@
 
 use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::policy;
 use crate::auth::CurrentUser;
-use crate::db;
-use crate::db::shop_codes::ShopCodeRow;
-use crate::domain::region::RegionCode;
-use crate::domain::FieldError;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppResult, Problem};
 use crate::extract::Query;
 use crate::pages::poster::Poster;
-use crate::qr;
 use crate::routes::actor;
+use crate::service::codes as svc;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ShopCodeView {
-    pub code: String,
-    /// `{PUBLIC_BASE_URL}/s/{code}`: what the QR code holds.
-    pub url: String,
-    pub issued_at: DateTime<Utc>,
-}
-
-/// The public URL of a code.
-pub fn code_url(state: &AppState, code: &str) -> String {
-    format!(
-        "{}/s/{code}",
-        state.settings.public_base_url.trim_end_matches('/')
-    )
-}
-
-/// Runs QR and poster work on the blocking pool, off the reactor.
-async fn off_reactor<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> AppResult<T> {
-    Ok(web::block(work)
-        .await
-        .map_err(|e| anyhow::anyhow!("image worker failed: {e}"))??)
-}
+pub use crate::service::codes::{code_url, BulkIssued, DayCount, ScanStats, ShopCodeView};
 
 /// An image for staff (not cached by shared proxies), optionally with a file name.
 fn image_response(content_type: &str, file: Option<String>, body: Vec<u8>) -> HttpResponse {
@@ -58,38 +29,6 @@ fn image_response(content_type: &str, file: Option<String>, body: Vec<u8>) -> Ht
     b.body(body)
 }
 
-fn view(state: &AppState, row: &ShopCodeRow) -> ShopCodeView {
-    ShopCodeView {
-        code: row.code.clone(),
-        url: code_url(state, &row.code),
-        issued_at: row.issued_at,
-    }
-}
-
-async fn merchant_region(
-    conn: &mut diesel_async::AsyncPgConnection,
-    id: i64,
-) -> AppResult<RegionCode> {
-    let m = db::merchants::find(conn, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    RegionCode::parse(&m.region_code)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region {}: {e}", m.region_code)))
-}
-
-/// A connection and the audit actor, once the caller is known to manage merchant `id`.
-async fn managing(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    id: i64,
-) -> AppResult<(crate::db::DbConn, crate::db::audit::Actor)> {
-    let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
-    policy::manage_merchant(user, id, &region).check()?;
-    Ok((conn, actor(user, req, &state.settings.trusted_proxies)))
-}
-
 /// Issue the merchant's code, or re-issue it: the previous code then answers 410 on its page.
 #[utoipa::path(operation_id = "issue_qrcode", tag = "qrcodes", security(("bearer" = [])), params(("id" = i64, Path)), responses(
     (status = 201, body = ShopCodeView),
@@ -103,34 +42,8 @@ pub async fn issue(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let (mut conn, actor) = managing(&state, &req, &user, id).await?;
-    let by = Some(user.id);
-    let row =
-        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
-            // Lock the merchant so that two concurrent issues serialise.
-            db::merchants::get_for_update(conn, id).await?;
-            let old = db::shop_codes::revoke_active(conn, id, by, "reissued").await?;
-            let new = db::shop_codes::insert_new(conn, id, by).await?;
-            db::audit::record(
-                conn,
-                &actor,
-                if old.is_some() {
-                    "qrcode.reissue"
-                } else {
-                    "qrcode.issue"
-                },
-                "merchant",
-                &id.to_string(),
-                old.as_ref(),
-                Some(&new),
-            )
-            .await?;
-            Ok(new)
-        })
-        .await?;
-    state.pages.invalidate_merchants(&mut conn, &[id]).await;
-    let body = view(&state, &row);
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let body = svc::issue(&state, &user, actor, path.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, body.url.clone()))
         .json(body))
@@ -149,27 +62,8 @@ pub async fn revoke(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let (mut conn, actor) = managing(&state, &req, &user, id).await?;
-    let by = Some(user.id);
-    diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
-        let old = db::shop_codes::revoke_active(conn, id, by, "revoked")
-            .await?
-            .ok_or(AppError::NotFound)?;
-        db::audit::record(
-            conn,
-            &actor,
-            "qrcode.revoke",
-            "merchant",
-            &id.to_string(),
-            Some(&old),
-            None::<&()>,
-        )
-        .await?;
-        Ok(())
-    })
-    .await?;
-    state.pages.invalidate_merchants(&mut conn, &[id]).await;
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    svc::revoke(&state, &user, actor, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -184,17 +78,9 @@ pub async fn show(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<web::Json<ShopCodeView>> {
-    let row = visible_active(&state, &user, path.into_inner()).await?;
-    Ok(web::Json(view(&state, &row)))
-}
-
-async fn visible_active(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<ShopCodeRow> {
-    let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
-    policy::view_merchant(user, id, &region).check()?;
-    db::shop_codes::active_for(&mut conn, id)
-        .await?
-        .ok_or(AppError::NotFound)
+    Ok(web::Json(
+        svc::show(&state, &user, path.into_inner()).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -217,17 +103,7 @@ pub async fn qrcode_png(
     path: web::Path<i64>,
     query: Query<SizeQuery>,
 ) -> AppResult<HttpResponse> {
-    let size = query.size.unwrap_or(qr::DEFAULT_SIZE);
-    if !(qr::MIN_SIZE..=qr::MAX_SIZE).contains(&size) {
-        return Err(AppError::validation(FieldError::new(
-            "size",
-            "out_of_range",
-            format!("size is {}–{} pixels", qr::MIN_SIZE, qr::MAX_SIZE),
-        )));
-    }
-    let row = visible_active(&state, &user, path.into_inner()).await?;
-    let url = code_url(&state, &row.code);
-    let bytes = off_reactor(move || qr::png(&url, size)).await?;
+    let bytes = svc::qrcode_png(&state, &user, path.into_inner(), query.size).await?;
     Ok(image_response("image/png", None, bytes))
 }
 
@@ -242,16 +118,8 @@ pub async fn qrcode_svg(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let row = visible_active(&state, &user, path.into_inner()).await?;
-    let url = code_url(&state, &row.code);
-    let text = off_reactor(move || qr::svg(&url)).await?;
+    let text = svc::qrcode_svg(&state, &user, path.into_inner()).await?;
     Ok(image_response("image/svg+xml", None, text.into_bytes()))
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BulkIssued {
-    /// Codes issued now (merchants that are not closed and had no active code).
-    pub issued: usize,
 }
 
 /// Issue codes for every merchant in a region (a prefecture: all its counties) that is not
@@ -268,35 +136,10 @@ pub async fn bulk_issue(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> AppResult<web::Json<BulkIssued>> {
-    let mut conn = state.pool.get().await?;
-    let (region, covered) = covered_regions(&mut conn, &user, &path).await?;
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let by = Some(user.id);
-    let issued =
-        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
-            let ids = db::shop_codes::merchants_without_code(conn, &covered).await?;
-            let rows = db::shop_codes::insert_many(conn, &ids, by).await?;
-            if !rows.is_empty() {
-                let summary = serde_json::json!({
-                    "region": region.as_str(),
-                    "issued": rows.iter().map(|r| (r.merchant_id, &r.code)).collect::<Vec<_>>(),
-                });
-                db::audit::record(
-                    conn,
-                    &actor,
-                    "qrcode.bulk_issue",
-                    "region",
-                    region.as_str(),
-                    None::<&()>,
-                    Some(&summary),
-                )
-                .await?;
-            }
-            Ok(rows.len())
-        })
-        .await?;
-    tracing::info!(region = %region, issued, by = user.id, "codes issued in bulk");
-    Ok(web::Json(BulkIssued { issued }))
+    Ok(web::Json(
+        svc::bulk_issue(&state, &user, actor, &path).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -304,19 +147,6 @@ pub struct ScansQuery {
     /// Days back from today (China time), 1–366 (default 30).
     #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DayCount {
-    pub day: chrono::NaiveDate,
-    pub count: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ScanStats {
-    pub total: i64,
-    /// Days with scans, oldest first.
-    pub days: Vec<DayCount>,
 }
 
 /// Scans of the merchant's codes per day (counted in memory, written every few seconds).
@@ -332,46 +162,9 @@ pub async fn scans(
     path: web::Path<i64>,
     query: Query<ScansQuery>,
 ) -> AppResult<web::Json<ScanStats>> {
-    let days = query.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return Err(AppError::validation(FieldError::new(
-            "days",
-            "out_of_range",
-            "days is 1–366",
-        )));
-    }
-    let id = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
-    policy::view_merchant(&user, id, &region).check()?;
-    let today = crate::domain::time::china_date(Utc::now());
-    let from = today - chrono::Days::new(days as u64 - 1);
-    let rows = db::shop_codes::scans_of(&mut conn, id, from).await?;
-    Ok(web::Json(ScanStats {
-        total: rows.iter().map(|(_, n)| n).sum(),
-        days: rows
-            .into_iter()
-            .map(|(day, count)| DayCount { day, count })
-            .collect(),
-    }))
-}
-
-/// What a poster shows: the active code, the shop's name, the code's URL.
-async fn poster_facts(
-    state: &AppState,
-    user: &CurrentUser,
-    id: i64,
-) -> AppResult<(String, String, String)> {
-    let row = visible_active(state, user, id).await?;
-    let name = {
-        let mut conn = state.pool.get().await?;
-        db::merchants::find(&mut conn, id)
-            .await?
-            .ok_or(AppError::NotFound)?
-            .name
-    };
-    let url = code_url(state, &row.code);
-    Ok((row.code, name, url))
+    Ok(web::Json(
+        svc::scans(&state, &user, path.into_inner(), query.days).await?,
+    ))
 }
 
 /// The print-ready poster (A6, 300 dpi) as SVG: programme title, shop name, the code and its
@@ -386,9 +179,7 @@ pub async fn poster_svg(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (code, name, url) = poster_facts(&state, &user, path.into_inner()).await?;
-    let file = format!("{code}.svg");
-    let text = off_reactor(move || Poster::new(&name, &code, &url)?.svg()).await?;
+    let (file, text) = svc::poster_svg(&state, &user, path.into_inner()).await?;
     Ok(image_response(
         "image/svg+xml",
         Some(file),
@@ -409,15 +200,7 @@ pub async fn poster_png(
     user: CurrentUser,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    if crate::pages::poster::cjk_family().is_none() {
-        return Err(AppError::Unavailable {
-            detail: "no font with Chinese glyphs is installed on the server (fonts-noto-cjk)",
-            retry_after_secs: 3600,
-        });
-    }
-    let (code, name, url) = poster_facts(&state, &user, path.into_inner()).await?;
-    let file = format!("{code}.png");
-    let png = off_reactor(move || Poster::new(&name, &code, &url)?.png()).await?;
+    let (file, png) = svc::poster_png(&state, &user, path.into_inner()).await?;
     Ok(image_response("image/png", Some(file), png))
 }
 
@@ -498,31 +281,6 @@ where
     })
 }
 
-/// The region codes `code` covers, if the caller may act there (404 otherwise).
-async fn covered_regions(
-    conn: &mut diesel_async::AsyncPgConnection,
-    user: &CurrentUser,
-    code: &str,
-) -> AppResult<(RegionCode, Vec<String>)> {
-    policy::region_work(user).check()?;
-    let region = RegionCode::parse(code).map_err(|_| AppError::NotFound)?;
-    policy::act_on_region(user, &region).check()?;
-    let covered: Vec<String> = db::regions::list(conn)
-        .await?
-        .into_iter()
-        .filter(|r| {
-            RegionCode::parse(&r.code)
-                .map(|c| region.covers(&c))
-                .unwrap_or(false)
-        })
-        .map(|r| r.code)
-        .collect();
-    if covered.is_empty() {
-        return Err(AppError::NotFound);
-    }
-    Ok((region, covered))
-}
-
 /// The poster file format of a zip.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -555,27 +313,8 @@ pub async fn region_zip(
     path: web::Path<String>,
     query: Query<ZipQuery>,
 ) -> AppResult<HttpResponse> {
-    let png = match query.format.as_deref().map(str::trim) {
-        None | Some("") | Some("svg") => false,
-        Some("png") => true,
-        Some(_) => {
-            return Err(AppError::validation(crate::domain::FieldError::new(
-                "format",
-                "invalid_format",
-                "format must be svg or png",
-            )))
-        }
-    };
-    if png && crate::pages::poster::cjk_family().is_none() {
-        return Err(AppError::Unavailable {
-            detail: "no font with Chinese glyphs is installed on the server (fonts-noto-cjk)",
-            retry_after_secs: 3600,
-        });
-    }
-    let mut conn = state.pool.get().await?;
-    let (region, covered) = covered_regions(&mut conn, &user, &path).await?;
-    let codes = db::shop_codes::active_in(&mut conn, &covered).await?;
-    drop(conn);
+    let svc::RegionPosters { region, png, codes } =
+        svc::region_posters(&state, &user, &path, query.format.as_deref()).await?;
     let base = state
         .settings
         .public_base_url
