@@ -299,6 +299,10 @@ impl Words {
     pub fn f(&self, key: &str, name: &str, value: &str) -> String {
         i18n::format(self.lang, key, &[(name, value)])
     }
+    /// `key` with several `{name}` placeholders filled in.
+    pub fn f2(&self, key: &str, args: &[(&str, &str)]) -> String {
+        i18n::format(self.lang, key, args)
+    }
     /// The html `lang` attribute.
     pub fn html_lang(&self) -> &'static str {
         if self.lang == "zh" {

@@ -311,3 +311,86 @@ async fn editing_keeps_untouched_text_and_a_merchant_edits_only_its_own_fields()
         "the name unchanged"
     );
 }
+
+#[tokio::test]
+async fn codes_are_issued_confirmed_before_reissue_and_posters_download_by_cookie() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let page = format!("/console/merchants/{}", m.id);
+    let p = b.submit(&page, &format!("{page}/qrcode"), &[]).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let shown = b.get(&format!("{page}?done=issued")).await;
+    assert!(shown.body.contains("二维码已发放"));
+    assert_eq!(app.count("SELECT count(*) AS n FROM shop_codes").await, 1);
+    let href = format!("/api/v1/merchants/{}/poster.png", m.id);
+    assert!(shown.body.contains(&href));
+    let png = app
+        .client
+        .get(app.url(&href))
+        .header(
+            reqwest::header::COOKIE,
+            format!("yidianyima_session={}", b.cookie.as_deref().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(png.status(), 200);
+    assert_eq!(&png.bytes().await.unwrap()[1..4], b"PNG");
+
+    // re-issue asks first; the confirmation page posts the re-issue
+    let confirm = b
+        .get(&format!("{page}/qrcode/confirm?action=reissue"))
+        .await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("立即失效"));
+    let p = b
+        .submit(
+            &format!("{page}/qrcode/confirm?action=reissue"),
+            &format!("{page}/qrcode/reissue"),
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM shop_codes WHERE revoked_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM shop_codes").await, 2);
+    let p = b
+        .submit(
+            &format!("{page}/qrcode/confirm?action=revoke"),
+            &format!("{page}/qrcode/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM shop_codes WHERE revoked_at IS NULL")
+            .await,
+        0
+    );
+
+    // the county: every merchant without a code gets one
+    app.merchant_in("513230").await;
+    let p = b
+        .submit(
+            "/console/codes",
+            "/console/codes/issue",
+            &[("region_code", "513230")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(p.location.unwrap().contains("issued=2"));
+    // another county is not this regulator's
+    let p = b
+        .submit(
+            "/console/codes",
+            "/console/codes/issue",
+            &[("region_code", "513231")],
+        )
+        .await;
+    assert_eq!(p.status, 404);
+}

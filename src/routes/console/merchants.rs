@@ -559,6 +559,8 @@ pub struct MerchantPage {
     pub credit_kinds: Options,
     pub open_form: &'static str,
     pub today: String,
+    pub code: Option<service::codes::ShopCodeView>,
+    pub chart: super::codes::Chart,
 }
 
 impl MerchantPage {
@@ -620,6 +622,15 @@ async fn merchant_page(
         overdue: v.overdue,
     })
     .collect();
+    let code = match service::codes::show(state, c.user(), id).await {
+        Ok(v) => Some(v),
+        Err(AppError::NotFound) => None,
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    let scans = service::codes::scans(state, c.user(), id, Some(30))
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    let chart = super::codes::chart(&scans, service::today(), 30);
     let reasons = m
         .grade_reasons
         .iter()
@@ -663,6 +674,8 @@ async fn merchant_page(
         credit_kinds: words(&t, CreditKind::ALL, "credit.kind", CreditKind::as_str),
         open_form: forms.open,
         today: service::today().to_string(),
+        code,
+        chart,
         m,
     })
 }

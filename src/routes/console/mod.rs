@@ -32,6 +32,7 @@ use crate::state::AppState;
 
 pub mod account;
 pub mod auth;
+pub mod codes;
 pub mod complaints;
 pub mod home;
 pub mod imports;
@@ -697,6 +698,7 @@ pub fn scope() -> actix_web::Scope<
         .route("/lang", web::get().to(auth::switch_language))
         .route("/", web::get().to(home::home))
         .route("", web::get().to(home::bare))
+        .configure(codes::routes)
         .configure(merchants::routes)
         .configure(complaints::routes)
         .configure(imports::routes)
