@@ -187,7 +187,11 @@ impl Application {
                                 .service(api::auth::login)
                                 .service(api::auth::me)
                                 .service(api::users::create)
+                                .service(api::users::list)
                                 .service(api::users::get)
+                                .service(api::users::disable)
+                                .service(api::users::enable)
+                                .service(api::users::reset_password)
                                 .service(api::regions::list)
                                 // before `/calendar/{year}`, which would otherwise match it
                                 .service(api::calendar::add_working_days)

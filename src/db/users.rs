@@ -194,3 +194,100 @@ pub async fn set_password_audited(
     })
     .await
 }
+
+/// Filters of the account list.
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    /// Only merchant logins of merchants in these regions (a regulator's view); None: all.
+    pub merchant_regions: Option<Vec<String>>,
+    /// Part of the username.
+    pub q: Option<String>,
+    pub role: Option<String>,
+}
+
+/// One page of accounts (by username) and the total matching.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    f: &UserFilter,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<UserRow>, i64)> {
+    use super::schema::merchants;
+    let filtered = || {
+        let mut q = users::table.into_boxed::<diesel::pg::Pg>();
+        if let Some(regions) = &f.merchant_regions {
+            q = q.filter(users::role.eq("merchant")).filter(
+                users::merchant_id.eq_any(
+                    merchants::table
+                        .filter(merchants::region_code.eq_any(regions.clone()))
+                        .select(merchants::id.nullable()),
+                ),
+            );
+        }
+        if let Some(s) = &f.q {
+            let pattern = format!(
+                "%{}%",
+                s.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q = q.filter(users::username.like(pattern));
+        }
+        if let Some(r) = &f.role {
+            q = q.filter(users::role.eq(r.clone()));
+        }
+        q
+    };
+    let total = filtered().count().get_result(conn).await?;
+    let rows = filtered()
+        .order(users::username.asc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .select(UserRow::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Disables or enables an account, audited, in one transaction.
+pub async fn set_disabled_audited(
+    conn: &mut AsyncPgConnection,
+    actor: &super::audit::Actor,
+    id: i64,
+    disabled: bool,
+) -> QueryResult<UserRow> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        let before = find(conn, id)
+            .await?
+            .ok_or(diesel::result::Error::NotFound)?;
+        let codes = region_codes(conn, id).await?;
+        let after: UserRow = diesel::update(users::table.find(id))
+            .set((
+                users::disabled.eq(disabled),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await?;
+        if disabled {
+            super::sessions::delete_for_user(conn, id, None).await?;
+        }
+        super::audit::record(
+            conn,
+            actor,
+            if disabled {
+                "user.disable"
+            } else {
+                "user.enable"
+            },
+            "user",
+            &id.to_string(),
+            Some(&before.audit_view(&codes)),
+            Some(&after.audit_view(&codes)),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}

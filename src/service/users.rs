@@ -231,3 +231,137 @@ pub async fn get(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<Use
     let codes = db::users::region_codes(&mut conn, target.id).await?;
     Ok(UserView::new(&target, role, codes))
 }
+
+/// The account list's filters, as given.
+#[derive(Debug, Clone, Default)]
+pub struct UserListFilter {
+    pub q: Option<String>,
+    pub role: Option<String>,
+}
+
+/// Accounts the caller administers: admins all; regulators the merchant logins of merchants in
+/// their jurisdiction. By username.
+pub async fn list(
+    state: &AppState,
+    user: &CurrentUser,
+    filter: &UserListFilter,
+    paging: &crate::service::paging::PageQuery,
+) -> AppResult<crate::service::paging::Page<UserView>> {
+    policy::list_users(user).check()?;
+    let (page, per_page) = paging.parse()?;
+    let role = match filter
+        .role
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(r) => Some(r.parse::<Role>().map_err(|_| {
+            AppError::validation(FieldError::new(
+                "role",
+                "invalid_role",
+                "role must be one of admin, regulator, merchant",
+            ))
+        })?),
+        None => None,
+    };
+    let q = filter
+        .q
+        .as_deref()
+        .map(crate::domain::text::clean_text)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_lowercase());
+    let mut conn = state.pool.get().await?;
+    let merchant_regions = crate::service::dashboard::visible_regions(&mut conn, user).await?;
+    let (rows, total) = db::users::list(
+        &mut conn,
+        &db::users::UserFilter {
+            merchant_regions,
+            q,
+            role: role.map(|r| r.as_str().to_owned()),
+        },
+        page,
+        per_page,
+    )
+    .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|_| anyhow::anyhow!("user {} has unknown role", row.id))?;
+        let codes = db::users::region_codes(&mut conn, row.id).await?;
+        items.push(UserView::new(&row, role, codes));
+    }
+    Ok(crate::service::paging::Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// The account `id` if the caller may administer it (404 / 403 otherwise).
+async fn administered(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &CurrentUser,
+    id: i64,
+) -> AppResult<(UserRow, Role)> {
+    if user.role == Role::Merchant {
+        policy::administer_user(user, id, Role::Merchant, None).check()?;
+    }
+    let target = db::users::find(conn, id).await?.ok_or(AppError::NotFound)?;
+    let role: Role = target
+        .role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("user {} has unknown role", target.id))?;
+    let merchant_region = match target.merchant_id {
+        Some(mid) => db::merchants::find(conn, mid)
+            .await?
+            .and_then(|m| RegionCode::parse(&m.region_code).ok()),
+        None => None,
+    };
+    policy::administer_user(user, target.id, role, merchant_region.as_ref()).check()?;
+    Ok((target, role))
+}
+
+/// Disables (or enables again) an account: its tokens and console sessions stop working at once.
+pub async fn set_disabled(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: Actor,
+    id: i64,
+    disabled: bool,
+) -> AppResult<UserView> {
+    let mut conn = state.pool.get().await?;
+    let (_, role) = administered(&mut conn, user, id).await?;
+    let row = db::users::set_disabled_audited(&mut conn, &actor, id, disabled).await?;
+    let codes = db::users::region_codes(&mut conn, id).await?;
+    tracing::info!(
+        user_id = id,
+        disabled,
+        by = user.id,
+        "account disabled flag set"
+    );
+    Ok(UserView::new(&row, role, codes))
+}
+
+/// Sets a new password for another account (a merchant who forgot theirs): every token and
+/// session of that account ends.
+pub async fn reset_password(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: Actor,
+    id: i64,
+    new_password: &str,
+) -> AppResult<UserView> {
+    let mut conn = state.pool.get().await?;
+    let (_, role) = administered(&mut conn, user, id).await?;
+    let pw = NewPassword::parse(new_password).map_err(AppError::validation)?;
+    let hash = tokio::task::spawn_blocking(move || password::hash(pw.expose()))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing stopped: {e}")))??;
+    let row = db::users::set_password_audited(&mut conn, &actor, id, &hash).await?;
+    db::sessions::delete_for_user(&mut conn, id, None).await?;
+    let codes = db::users::region_codes(&mut conn, id).await?;
+    Ok(UserView::new(&row, role, codes))
+}

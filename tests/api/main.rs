@@ -11,6 +11,7 @@ mod console_complaints;
 mod console_imports;
 mod console_merchants;
 mod console_reports;
+mod console_users;
 mod errors;
 mod helpers;
 mod imports;

@@ -208,3 +208,116 @@ async fn jurisdiction_prefecture_county_and_other_county() {
         .await;
     assert_problem(resp, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn accounts_are_listed_disabled_and_reset_within_rights() {
+    use serde_json::{json, Value};
+    use yidianyima::domain::user::Role;
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.admin().await;
+    let reg = app.regulator(&["513230"]).await;
+    let mine = app.merchant_in("513230").await;
+    let theirs = app.merchant_in("513231").await;
+    let owner = app.user(Role::Merchant, &[], Some(mine.id)).await;
+    let other_owner = app.user(Role::Merchant, &[], Some(theirs.id)).await;
+
+    let list: Value = app
+        .get_as(&reg.token, "/api/v1/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![owner.username.as_str()],
+        "only its merchants' logins"
+    );
+    let all: Value = app
+        .get_as(&admin.token, "/api/v1/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["total"], 4);
+    assert_eq!(
+        app.get_as(&owner.token, "/api/v1/users").await.status(),
+        403
+    );
+
+    let path = |id: i64, what: &str| format!("/api/v1/users/{id}/{what}");
+    assert_eq!(
+        app.post_as(&reg.token, &path(other_owner.id, "disable"), &json!({}))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.post_as(&reg.token, &path(admin.id, "disable"), &json!({}))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.post_as(&admin.token, &path(admin.id, "disable"), &json!({}))
+            .await
+            .status(),
+        403,
+        "not oneself"
+    );
+    let r = app
+        .post_as(&reg.token, &path(owner.id, "disable"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.get_as(&owner.token, "/api/v1/auth/me").await.status(),
+        401
+    );
+    assert_eq!(
+        app.login(&owner.username, &owner.password).await.status(),
+        401
+    );
+    let r = app
+        .post_as(&reg.token, &path(owner.id, "enable"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.login(&owner.username, &owner.password).await.status(),
+        200
+    );
+
+    let r = app
+        .post_as(
+            &reg.token,
+            &path(owner.id, "password"),
+            &json!({"password": "short"}),
+        )
+        .await;
+    crate::helpers::assert_field_error(r, "password", "too_short").await;
+    let r = app
+        .post_as(
+            &reg.token,
+            &path(owner.id, "password"),
+            &json!({"password": "a new long password"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.login(&owner.username, "a new long password")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM audit_log WHERE action IN ('user.disable', 'user.enable', 'user.set_password')"
+        )
+        .await,
+        3
+    );
+}

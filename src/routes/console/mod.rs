@@ -38,6 +38,7 @@ pub mod home;
 pub mod imports;
 pub mod merchants;
 pub mod stats;
+pub mod users;
 pub mod warnings;
 
 /// The language cookie (the switch in the page header sets it).
@@ -705,6 +706,7 @@ pub fn scope() -> actix_web::Scope<
         .configure(complaints::routes)
         .configure(imports::routes)
         .configure(stats::routes)
+        .configure(users::routes)
         .configure(warnings::routes)
         .configure(account::routes)
         .default_service(web::to(not_found))

@@ -1,0 +1,93 @@
+//! The console's account pages.
+
+use yidianyima::domain::user::Role;
+
+use crate::console::Browser;
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn a_regulator_creates_a_shop_login_then_disables_it_ending_its_session() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let mid = m.id.to_string();
+    let p = b
+        .submit(
+            "/console/users",
+            "/console/users",
+            &[
+                ("username", "Bad Name!"),
+                ("password", "shop-owner-secret"),
+                ("role", "merchant"),
+                ("merchant_id", &mid),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("value=\"Bad Name!\""), "input kept");
+    assert!(
+        !p.body.contains("shop-owner-secret"),
+        "passwords never come back"
+    );
+    let p = b
+        .submit(
+            "/console/users",
+            "/console/users",
+            &[
+                ("username", "zhaxi-shop"),
+                ("password", "shop-owner-secret"),
+                ("role", "merchant"),
+                ("merchant_id", &mid),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let user_page = p.location.unwrap();
+    let owner = crate::helpers::TestUser {
+        id: 0,
+        username: "zhaxi-shop".into(),
+        password: "shop-owner-secret".into(),
+        token: String::new(),
+    };
+    let mut ob = Browser::signed_in(&app, &owner).await;
+    assert_eq!(ob.get("/console/").await.status, 303);
+    let base = user_page.split('?').next().unwrap().to_owned();
+    let p = b.submit(&user_page, &format!("{base}/disable"), &[]).await;
+    assert_eq!(p.status, 303);
+    assert!(ob
+        .get("/console/account")
+        .await
+        .location
+        .unwrap()
+        .starts_with("/console/login"));
+
+    // a regulator may not create a regulator
+    let p = b
+        .submit(
+            "/console/users",
+            "/console/users",
+            &[
+                ("username", "another-reg"),
+                ("password", "long enough secret"),
+                ("role", "regulator"),
+                ("region_codes", "513230"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    // nor see another county's shop login
+    let far = app.merchant_in("513231").await;
+    let far_owner = app.user(Role::Merchant, &[], Some(far.id)).await;
+    assert_eq!(
+        b.get(&format!("/console/users/{}", far_owner.id))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM users WHERE username = 'another-reg'")
+            .await,
+        0
+    );
+}
