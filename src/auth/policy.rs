@@ -351,6 +351,36 @@ pub fn import_merchants(user: &CurrentUser) -> Decision {
     }
 }
 
+/// Administering another account (disable, enable, reset its password): admins any account but
+/// their own (that is the account page); regulators the merchant logins of merchants in their
+/// jurisdiction; otherwise unknown (404), or 403 for merchants.
+pub fn administer_user(
+    actor: &CurrentUser,
+    target_id: i64,
+    target_role: Role,
+    target_merchant_region: Option<&RegionCode>,
+) -> Decision {
+    match (actor.role, target_role, target_merchant_region) {
+        (Role::Merchant, ..) => Decision::Forbidden("merchants cannot administer accounts"),
+        _ if actor.id == target_id => {
+            Decision::Forbidden("change your own account on the account page")
+        }
+        (Role::Admin, ..) => Decision::Allow,
+        (Role::Regulator, Role::Merchant, Some(region)) if in_jurisdiction(actor, region) => {
+            Decision::Allow
+        }
+        _ => Decision::Hidden,
+    }
+}
+
+/// Listing accounts: admins all; regulators the merchant logins of their jurisdiction.
+pub fn list_users(actor: &CurrentUser) -> Decision {
+    match actor.role {
+        Role::Merchant => Decision::Forbidden("merchants cannot list accounts"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,35 +480,5 @@ mod tests {
         );
         assert!(matches!(administer(&county), Decision::Forbidden(_)));
         assert_eq!(administer(&admin), Decision::Allow);
-    }
-}
-
-/// Administering another account (disable, enable, reset its password): admins any account but
-/// their own (that is the account page); regulators the merchant logins of merchants in their
-/// jurisdiction; otherwise unknown (404), or 403 for merchants.
-pub fn administer_user(
-    actor: &CurrentUser,
-    target_id: i64,
-    target_role: Role,
-    target_merchant_region: Option<&RegionCode>,
-) -> Decision {
-    match (actor.role, target_role, target_merchant_region) {
-        (Role::Merchant, ..) => Decision::Forbidden("merchants cannot administer accounts"),
-        _ if actor.id == target_id => {
-            Decision::Forbidden("change your own account on the account page")
-        }
-        (Role::Admin, ..) => Decision::Allow,
-        (Role::Regulator, Role::Merchant, Some(region)) if in_jurisdiction(actor, region) => {
-            Decision::Allow
-        }
-        _ => Decision::Hidden,
-    }
-}
-
-/// Listing accounts: admins all; regulators the merchant logins of their jurisdiction.
-pub fn list_users(actor: &CurrentUser) -> Decision {
-    match actor.role {
-        Role::Merchant => Decision::Forbidden("merchants cannot list accounts"),
-        Role::Admin | Role::Regulator => Decision::Allow,
     }
 }
