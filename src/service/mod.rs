@@ -7,6 +7,7 @@ pub mod complaints;
 pub mod imports;
 pub mod merchants;
 pub mod paging;
+pub mod photos;
 pub mod records;
 pub mod settings;
 pub mod shops;
