@@ -102,7 +102,7 @@ async fn shop_name(state: &AppState, code: &str) -> AppResult<Option<(String, St
     let mut conn = state.pool.get().await?;
     Ok(db::shop_codes::find_with_merchant(&mut conn, code.as_str())
         .await?
-        .map(|(c, m)| (c.code, m.name)))
+        .map(|(c, m)| (c.code, m.fields.name)))
 }
 
 /// The complaint form. Each rendering carries a fresh one-time token: submitting the same form

@@ -49,7 +49,7 @@ pub async fn upload(
         let m = db::merchants::get(&mut conn, merchant_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        policy::add_photo(user, m.id, &region_of(&m.region_code)?).check()?;
+        policy::add_photo(user, m.id, &region_of(&m.fields.region_code)?).check()?;
         if db::merchants::photo_count(&mut conn, m.id).await? >= db::merchants::PHOTOS_KEPT {
             return Err(AppError::Conflict {
                 code: "too_many_photos",
@@ -145,7 +145,7 @@ pub async fn delete(
     let merchant = db::merchants::get(&mut conn, merchant_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    policy::add_photo(user, merchant.id, &region_of(&merchant.region_code)?).check()?;
+    policy::add_photo(user, merchant.id, &region_of(&merchant.fields.region_code)?).check()?;
     if !is_public_id(photo_id) {
         return Err(AppError::NotFound);
     }
