@@ -30,6 +30,12 @@ pub fn today() -> NaiveDate {
     china_date(Utc::now())
 }
 
+/// Every region known to this deployment (public).
+pub async fn regions(state: &crate::state::AppState) -> AppResult<Vec<db::regions::Region>> {
+    let mut conn = state.pool.get().await?;
+    Ok(db::regions::list(&mut conn).await?)
+}
+
 /// Every region code loaded in this deployment (for expanding a jurisdiction or a prefecture).
 pub async fn all_regions(conn: &mut diesel_async::AsyncPgConnection) -> AppResult<Vec<RegionCode>> {
     Ok(db::regions::list(conn)

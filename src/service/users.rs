@@ -1,5 +1,6 @@
 //! Account use cases: creating an account (administrators any; regulators merchant logins of
-//! merchants in their jurisdiction), decided before its fields are checked, and reading one.
+//! merchants in their jurisdiction), decided before its fields are checked, reading one, and
+//! logging in.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::policy::{self, NewAccount};
 use crate::auth::{password, CurrentUser};
+use crate::cache::limits::LOGIN_FAILURES;
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::users::{NewUser, UserRow};
@@ -230,4 +232,80 @@ pub async fn get(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<Use
     policy::view_user(user, target.id, role, merchant_region.as_ref()).check()?;
     let codes = db::users::region_codes(&mut conn, target.id).await?;
     Ok(UserView::new(&target, role, codes))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    pub role: Role,
+}
+
+/// Longest password a login will hash (bounds the work an attacker can ask for).
+const MAX_LOGIN_PASSWORD_CHARS: usize = 1024;
+
+/// Logs in with username and password from a client whose rate-limit key is `ip`. Five failures
+/// for one username from one client within 15 minutes block further attempts (429) until the
+/// window ends; a wrong username costs the same hashing time as a wrong password.
+pub async fn login(state: &AppState, ip: &str, input: &LoginRequest) -> AppResult<LoginResponse> {
+    let username: String = input
+        .username
+        .trim()
+        .to_lowercase()
+        .chars()
+        .take(64)
+        .collect();
+    let limit_key = format!("{username}|{ip}");
+    if let Some(retry_after_secs) = state.limiter.blocked(&LOGIN_FAILURES, &limit_key).await {
+        tracing::warn!(%username, %ip, "login rate limited");
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+
+    let user = {
+        let mut conn = state.pool.get().await?;
+        db::users::find_by_username(&mut conn, &username).await?
+    };
+    let pw = input.password.clone();
+    let verified = match &user {
+        Some(u) if !u.disabled && pw.chars().count() <= MAX_LOGIN_PASSWORD_CHARS => {
+            let stored = u.password_hash.clone();
+            tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))?
+        }
+        _ => {
+            tokio::task::spawn_blocking(move || password::verify_dummy(&pw))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))?;
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        let failures = state.limiter.hit(&LOGIN_FAILURES, &limit_key).await;
+        tracing::info!(%username, %ip, failures, "login failed");
+        return Err(AppError::Unauthorized("wrong username or password"));
+    };
+    state.limiter.reset(&LOGIN_FAILURES, &limit_key).await;
+    let role: Role = user
+        .role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("user {} has unknown role {}", user.id, user.role))?;
+    let token = state.jwt.issue(user.id, role, Utc::now())?;
+    tracing::info!(user_id = user.id, %ip, "login");
+    Ok(LoginResponse {
+        token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.jwt.ttl.as_secs(),
+        role,
+    })
 }
