@@ -452,7 +452,6 @@ pub async fn update(
     expected: Option<i32>,
 ) -> AppResult<(MerchantRow, MerchantView)> {
     let mut conn = state.pool.get().await?;
-    let known = super::all_regions(&mut conn).await?;
     let (row, view) = conn.transaction::<_, AppError, _>(async move |conn| {
             let before = db::merchants::get_for_update(conn, id)
                 .await?
@@ -486,6 +485,8 @@ pub async fn update(
                 .map_err(AppError::Validation)?;
             policy::merchant_sets_status(user, &before.fields.status, valid.status.as_str()).check()?;
             if valid.region_code != region {
+                // Only a move to another region needs the list of loaded ones.
+                let known = super::all_regions(conn).await?;
                 if let Some(e) = check_region(user, &valid.region_code, &known, "region_code") {
                     return Err(AppError::validation(e));
                 }
