@@ -25,37 +25,24 @@ pub struct MerchantRef {
     pub region_code: String,
 }
 
-/// A merchant's stored record.
+/// A merchant's stored record: its registry fields (declared once, in `MerchantFields`, for
+/// reading and writing alike) and what the service keeps about them.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
 #[diesel(table_name = merchants, check_for_backend(Pg))]
 pub struct MerchantRow {
     pub id: i64,
-    pub uscc: String,
-    pub name: String,
-    pub legal_representative: Option<String>,
-    pub category: String,
-    pub region_code: String,
-    pub address: Option<String>,
-    pub phone: Option<String>,
-    pub business_scope: Option<String>,
-    pub registered_on: Option<NaiveDate>,
-    pub status: String,
-    pub opening_hours: Option<String>,
-    pub opening_months: Vec<i16>,
-    pub description: Option<String>,
-    pub pledges: Vec<String>,
-    pub region_override_reason: Option<String>,
-    pub uscc_warning: bool,
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub fields: MerchantFields,
     pub grade: String,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub uscc_check_override_reason: Option<String>,
 }
 
-/// The registry fields of a merchant, as written.
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset, Serialize)]
-#[diesel(table_name = merchants, treat_none_as_null = true)]
+/// The registry fields of a merchant, as written and as read back.
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset, Queryable, Selectable, Serialize)]
+#[diesel(table_name = merchants, treat_none_as_null = true, check_for_backend(Pg))]
 pub struct MerchantFields {
     pub uscc: String,
     pub name: String,
@@ -100,8 +87,8 @@ impl From<&ValidMerchant> for MerchantFields {
     }
 }
 
-impl MerchantRow {
-    /// The stored record as a draft, to merge changes onto and validate again.
+impl MerchantFields {
+    /// The stored fields as a draft, to merge changes onto and validate again.
     pub fn to_draft(&self) -> MerchantDraft {
         MerchantDraft {
             uscc: Some(self.uscc.clone()),
@@ -119,29 +106,6 @@ impl MerchantRow {
             description: self.description.clone(),
             pledges: Some(self.pledges.clone()),
             region_override_reason: self.region_override_reason.clone(),
-            uscc_check_override_reason: self.uscc_check_override_reason.clone(),
-        }
-    }
-
-    /// The registry fields of the stored record, to compare with an incoming version.
-    pub fn fields(&self) -> MerchantFields {
-        MerchantFields {
-            uscc: self.uscc.clone(),
-            name: self.name.clone(),
-            legal_representative: self.legal_representative.clone(),
-            category: self.category.clone(),
-            region_code: self.region_code.clone(),
-            address: self.address.clone(),
-            phone: self.phone.clone(),
-            business_scope: self.business_scope.clone(),
-            registered_on: self.registered_on,
-            status: self.status.clone(),
-            opening_hours: self.opening_hours.clone(),
-            opening_months: self.opening_months.clone(),
-            description: self.description.clone(),
-            pledges: self.pledges.clone(),
-            region_override_reason: self.region_override_reason.clone(),
-            uscc_warning: self.uscc_warning,
             uscc_check_override_reason: self.uscc_check_override_reason.clone(),
         }
     }
@@ -1036,11 +1000,17 @@ pub async fn scan_page_facts(
         .first::<PhotoMeta>(&mut c4);
     let overdue = super::complaints::overdue_of(&mut c5, m.id, today);
     let stats = super::complaints::public_stats(&mut c6, m.id, stats_since);
-    let region = crate::domain::region::RegionCode::parse(&m.region_code).ok();
+    let region = crate::domain::region::RegionCode::parse(&m.fields.region_code).ok();
     let warnings = async {
         match &region {
             Some(r) => {
-                super::complaints::active_warnings(&mut c7, today, Some(r), Some(&m.category)).await
+                super::complaints::active_warnings(
+                    &mut c7,
+                    today,
+                    Some(r),
+                    Some(&m.fields.category),
+                )
+                .await
             }
             // A stored region that does not parse (it cannot be written through the API
             // or the import): no warnings rather than every region's.

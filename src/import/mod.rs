@@ -356,7 +356,7 @@ pub async fn run(
             let existing: HashMap<String, MerchantRow> = db::merchants::by_usccs(conn, &keys)
                 .await?
                 .into_iter()
-                .map(|m| (m.uscc.clone(), m))
+                .map(|m| (m.fields.uscc.clone(), m))
                 .collect();
 
             let mut report = Report {
@@ -379,7 +379,7 @@ pub async fn run(
             for r in rows.iter_mut() {
                 let current = r.uscc.as_ref().and_then(|u| existing.get(u.as_str()));
                 if let Some(cur) = current {
-                    let region = RegionCode::parse(&cur.region_code).ok();
+                    let region = RegionCode::parse(&cur.fields.region_code).ok();
                     if !region.is_some_and(|reg| scope.allows(&reg)) {
                         r.errors.push(FieldError::new(
                             "uscc",
@@ -390,7 +390,7 @@ pub async fn run(
                 }
                 let mut warnings = Vec::new();
                 let valid = if r.errors.is_empty() {
-                    let mut draft = current.map(MerchantRow::to_draft).unwrap_or_default();
+                    let mut draft = current.map(|m| m.fields.to_draft()).unwrap_or_default();
                     overlay(&mut draft, &r.draft);
                     match draft.validate(today, &mut warnings) {
                         Ok(v) => Some(v),
@@ -441,7 +441,7 @@ pub async fn run(
                         created.push(fields.uscc.clone());
                         writes.push(fields);
                     }
-                    Some(cur) if cur.fields() == fields => report.unchanged += 1,
+                    Some(cur) if cur.fields == fields => report.unchanged += 1,
                     Some(cur) => {
                         report.updated += 1;
                         updated.push(cur);

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db;
-use crate::db::merchants::{CreditRecordRow, MerchantRow};
+use crate::db::merchants::{CreditRecordRow, MerchantFields, MerchantRow};
 use crate::domain::time::china_offset;
 use crate::i18n;
 use crate::service::merchants::{reason_views, BadgeView, ReasonView};
@@ -194,7 +194,7 @@ pub fn build(
     .flatten()
     .max()
     .unwrap_or(m.updated_at);
-    let MerchantRow {
+    let MerchantFields {
         name,
         category,
         status,
@@ -209,7 +209,7 @@ pub fn build(
         registered_on,
         pledges,
         ..
-    } = m;
+    } = m.fields;
     PublicShop {
         code,
         name,

@@ -9,9 +9,7 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::db;
 use crate::domain::complaint::{parse_yuan, Action, Draft, Rating};
-use crate::domain::shop_code::ShopCode;
 use crate::error::{AppError, AppResult};
 use crate::pages::complaint::{ComplaintForm, ComplaintFormPage, LimitedPage, TrackPage, Tracked};
 use crate::pages::shop::{MissingPage, Words};
@@ -96,13 +94,7 @@ pub fn same_origin(state: &AppState, req: &HttpRequest) -> bool {
 
 /// The shop's name for the form, or None for a code never issued.
 async fn shop_name(state: &AppState, code: &str) -> AppResult<Option<(String, String)>> {
-    let Some(code) = ShopCode::parse(code) else {
-        return Ok(None);
-    };
-    let mut conn = state.pool.get().await?;
-    Ok(db::shop_codes::find_with_merchant(&mut conn, code.as_str())
-        .await?
-        .map(|(c, m)| (c.code, m.name)))
+    crate::service::shops::name_for_code(state, code).await
 }
 
 /// The complaint form. Each rendering carries a fresh one-time token: submitting the same form

@@ -1,7 +1,5 @@
 //! The caller's own account: changing one's password.
 
-use actix_web::web;
-
 use crate::auth::{password, CurrentUser};
 use crate::db;
 use crate::db::audit::Actor;
@@ -60,7 +58,9 @@ pub async fn change_password(
     };
     if !input.current_password.is_empty() && input.current_password.chars().count() <= 1024 {
         let current = input.current_password.clone();
-        let ok = web::block(move || password::verify(&current, &stored)).await?;
+        let ok = tokio::task::spawn_blocking(move || password::verify(&current, &stored))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))?;
         if !ok {
             errors.push(FieldError::new(
                 "current_password",
@@ -73,7 +73,9 @@ pub async fn change_password(
         return Err(AppError::Validation(errors));
     };
     let pw = new.expose().to_owned();
-    let hash = web::block(move || password::hash(&pw)).await??;
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing stopped: {e}")))??;
     let mut conn = state.pool.get().await?;
     let row = db::users::set_password_audited(&mut conn, &actor, user.id, &hash).await?;
     db::sessions::delete_for_user(&mut conn, user.id, None).await?;

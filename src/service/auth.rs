@@ -2,8 +2,6 @@
 //! this function whether the credentials are good, under the same failure limit (5 failures per
 //! username and client IP in 15 minutes).
 
-use actix_web::web;
-
 use crate::auth::password;
 use crate::cache::limits::LOGIN_FAILURES;
 use crate::db;
@@ -41,10 +39,14 @@ pub async fn authenticate(
     let verified = match &user {
         Some(u) if !u.disabled && password.chars().count() <= MAX_LOGIN_PASSWORD_CHARS => {
             let stored = u.password_hash.clone();
-            web::block(move || password::verify(&password, &stored)).await?
+            tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))?
         }
         _ => {
-            web::block(move || password::verify_dummy(&password)).await?;
+            tokio::task::spawn_blocking(move || password::verify_dummy(&password))
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("password check stopped: {e}")))?;
             false
         }
     };

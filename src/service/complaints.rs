@@ -216,7 +216,7 @@ pub async fn submit(
             tracking_no: TrackingNo::generate(received_on).as_str().to_owned(),
             merchant_id: merchant.id,
             shop_code: code_row.code.clone(),
-            region_code: merchant.region_code.clone(),
+            region_code: merchant.fields.region_code.clone(),
             consumer_name: submission.name.clone(),
             consumer_phone: submission.phone.clone(),
             category: submission.category.as_str().to_owned(),

@@ -128,14 +128,14 @@ impl From<MerchantRow> for MerchantSummary {
     fn from(m: MerchantRow) -> Self {
         Self {
             id: m.id,
-            uscc: m.uscc,
-            name: m.name,
-            category: m.category,
-            region_code: m.region_code,
-            status: m.status,
+            uscc: m.fields.uscc,
+            name: m.fields.name,
+            category: m.fields.category,
+            region_code: m.fields.region_code,
+            status: m.fields.status,
             grade: m.grade,
-            address: m.address,
-            phone: m.phone,
+            address: m.fields.address,
+            phone: m.fields.phone,
             version: m.version,
             updated_at: m.updated_at,
         }
@@ -262,23 +262,23 @@ pub(crate) async fn full_view(
         .collect();
     Ok(MerchantView {
         id: m.id,
-        uscc: m.uscc,
-        uscc_warning: m.uscc_warning,
-        uscc_check_override_reason: m.uscc_check_override_reason,
-        name: m.name,
-        legal_representative: m.legal_representative,
-        category: m.category,
-        region_code: m.region_code,
-        region_override_reason: m.region_override_reason,
-        address: m.address,
-        phone: m.phone,
-        business_scope: m.business_scope,
-        registered_on: m.registered_on,
-        status: m.status,
-        opening_hours: m.opening_hours,
-        opening_months: m.opening_months,
-        description: m.description,
-        pledges: m.pledges,
+        uscc: m.fields.uscc,
+        uscc_warning: m.fields.uscc_warning,
+        uscc_check_override_reason: m.fields.uscc_check_override_reason,
+        name: m.fields.name,
+        legal_representative: m.fields.legal_representative,
+        category: m.fields.category,
+        region_code: m.fields.region_code,
+        region_override_reason: m.fields.region_override_reason,
+        address: m.fields.address,
+        phone: m.fields.phone,
+        business_scope: m.fields.business_scope,
+        registered_on: m.fields.registered_on,
+        status: m.fields.status,
+        opening_hours: m.fields.opening_hours,
+        opening_months: m.fields.opening_months,
+        description: m.fields.description,
+        pledges: m.fields.pledges,
         grade: assessment.grade.as_str().to_owned(),
         model_merchant: assessment.model_merchant(),
         grade_reasons,
@@ -452,16 +452,15 @@ pub async fn update(
     expected: Option<i32>,
 ) -> AppResult<(MerchantRow, MerchantView)> {
     let mut conn = state.pool.get().await?;
-    let known = super::all_regions(&mut conn).await?;
     let (row, view) = conn.transaction::<_, AppError, _>(async move |conn| {
             let before = db::merchants::get_for_update(conn, id)
                 .await?
                 .ok_or(AppError::NotFound)?;
-            let region = region_of(&before.region_code)?;
+            let region = region_of(&before.fields.region_code)?;
             policy::update_merchant(user, id, &region, patch.keys().map(String::as_str))
                 .check()?;
             if let Some(Value::String(s)) = patch.get("status") {
-                policy::merchant_sets_status(user, &before.status, s.trim()).check()?;
+                policy::merchant_sets_status(user, &before.fields.status, s.trim()).check()?;
             }
             if let Some(v) = expected {
                 if v != before.version {
@@ -475,7 +474,7 @@ pub async fn update(
                     });
                 }
             }
-            let mut draft = before.to_draft();
+            let mut draft = before.fields.to_draft();
             let errors = apply_patch(&mut draft, patch);
             if !errors.is_empty() {
                 return Err(AppError::Validation(errors));
@@ -484,14 +483,16 @@ pub async fn update(
             let valid = draft
                 .validate(today(), &mut warnings)
                 .map_err(AppError::Validation)?;
-            policy::merchant_sets_status(user, &before.status, valid.status.as_str()).check()?;
+            policy::merchant_sets_status(user, &before.fields.status, valid.status.as_str()).check()?;
             if valid.region_code != region {
+                // Only a move to another region needs the list of loaded ones.
+                let known = super::all_regions(conn).await?;
                 if let Some(e) = check_region(user, &valid.region_code, &known, "region_code") {
                     return Err(AppError::validation(e));
                 }
             }
             let fields = MerchantFields::from(&valid);
-            if fields == before.fields() {
+            if fields == before.fields {
                 let view = full_view(conn, before.clone(), warnings).await?;
                 return Ok((before, view));
             }

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod imports;
 pub mod merchants;
 pub mod paging;
+pub mod photos;
 pub mod records;
 pub mod sessions;
 pub mod settings;
@@ -32,6 +33,12 @@ use crate::error::{AppError, AppResult};
 /// Today in China (the day deadlines, publicity periods and grades are counted in).
 pub fn today() -> NaiveDate {
     china_date(Utc::now())
+}
+
+/// Every region known to this deployment (public).
+pub async fn regions(state: &crate::state::AppState) -> AppResult<Vec<db::regions::Region>> {
+    let mut conn = state.pool.get().await?;
+    Ok(db::regions::list(&mut conn).await?)
 }
 
 /// Every region code loaded in this deployment (for expanding a jurisdiction or a prefecture).

@@ -304,7 +304,7 @@ pub(crate) async fn visible_merchant(
     let m = db::merchants::get(conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    policy::view_merchant(user, m.id, &region_of(&m.region_code)?).check()?;
+    policy::view_merchant(user, m.id, &region_of(&m.fields.region_code)?).check()?;
     Ok(m)
 }
 
@@ -318,7 +318,7 @@ async fn managed_merchant(
     let m = db::merchants::get(conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    policy::manage_merchant(user, m.id, &region_of(&m.region_code)?).check()?;
+    policy::manage_merchant(user, m.id, &region_of(&m.fields.region_code)?).check()?;
     Ok(m)
 }
 

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 
 use crate::db;
+use crate::domain::shop_code::ShopCode;
 use crate::error::AppResult;
 use crate::pages::shop::{self, Lookup};
 use crate::state::AppState;
@@ -26,4 +27,16 @@ pub async fn lookup(state: &AppState, code: &str, today: NaiveDate) -> AppResult
         facts,
         today,
     ))))
+}
+
+/// The code as issued and its shop's name, for the complaint form; `None` for a code this
+/// platform never issued (a withdrawn code still names its shop).
+pub async fn name_for_code(state: &AppState, code: &str) -> AppResult<Option<(String, String)>> {
+    let Some(code) = ShopCode::parse(code) else {
+        return Ok(None);
+    };
+    let mut conn = state.pool.get().await?;
+    Ok(db::shop_codes::find_with_merchant(&mut conn, code.as_str())
+        .await?
+        .map(|(c, m)| (c.code, m.fields.name)))
 }

@@ -1,5 +1,6 @@
 //! Account use cases: creating an account (administrators any; regulators merchant logins of
-//! merchants in their jurisdiction), decided before its fields are checked, and reading one.
+//! merchants in their jurisdiction), decided before its fields are checked, reading one, and
+//! logging in.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -364,4 +365,37 @@ pub async fn reset_password(
     db::sessions::delete_for_user(&mut conn, id, None).await?;
     let codes = db::users::region_codes(&mut conn, id).await?;
     Ok(UserView::new(&row, role, codes))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    pub role: Role,
+}
+
+/// Logs in with username and password from a client whose rate-limit key is `ip`. Five failures
+/// for one username from one client within 15 minutes block further attempts (429) until the
+/// window ends; a wrong username costs the same hashing time as a wrong password.
+pub async fn login(state: &AppState, ip: &str, input: &LoginRequest) -> AppResult<LoginResponse> {
+    let (user, role) =
+        crate::service::auth::authenticate(state, &input.username, input.password.clone(), ip)
+            .await?;
+    let token = state.jwt.issue(user.id, role, Utc::now())?;
+    Ok(LoginResponse {
+        token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.jwt.ttl.as_secs(),
+        role,
+    })
 }

@@ -6,9 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::policy;
 use crate::auth::CurrentUser;
-use crate::db::merchants::{CreditRecordRow, InspectionRow, MerchantRow};
+use crate::db::merchants::{CreditRecordRow, InspectionRow};
 use crate::domain::grade::Grade;
 use crate::domain::merchant::{Category, Status};
 use crate::domain::merchant_input::MerchantDraft;
@@ -409,9 +408,4 @@ pub async fn create_credit_record(
         format!("/api/v1/merchants/{id}/credit-records"),
         &row,
     ))
-}
-
-/// Whether `user` may add photos to merchant `m`: its regulators and the merchant itself.
-pub fn may_add_photo(user: &CurrentUser, m: &MerchantRow) -> AppResult<()> {
-    policy::add_photo(user, m.id, &region_of(&m.region_code)?).check()
 }

@@ -6,23 +6,17 @@ use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
-use super::merchants::{may_add_photo, PhotoView};
 use crate::auth::CurrentUser;
-use crate::db;
-use crate::db::merchants::NewPhoto;
 use crate::domain::merchant::PhotoKind;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult, Problem};
-use crate::photos::{self, PhotoError};
 use crate::routes::actor;
+use crate::service::merchants::PhotoView;
+use crate::service::photos as svc;
 use crate::state::AppState;
 
 /// Largest upload accepted (the API's 20 MiB upload limit).
 pub const MAX_UPLOAD: usize = 20 * 1024 * 1024;
-
-/// Photos decoded at once: each may hold up to `photos::MAX_ALLOC` of pixels, so a burst of
-/// uploads queues here instead of exhausting memory.
-static DECODE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// The parts of the form we read.
 pub struct Upload {
@@ -150,94 +144,20 @@ pub async fn upload_photo(
     path: web::Path<i64>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
-    let merchant = {
-        let mut conn = state.pool.get().await?;
-        let m = db::merchants::get(&mut conn, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        may_add_photo(&user, &m)?;
-        if db::merchants::photo_count(&mut conn, m.id).await? >= db::merchants::PHOTOS_KEPT {
-            return Err(AppError::Conflict {
-                code: "too_many_photos",
-                detail: format!(
-                    "a shop keeps at most {} photos: remove one before adding another",
-                    db::merchants::PHOTOS_KEPT
-                ),
-            });
-        }
-        m
-    };
-    let upload = read_multipart(&req, payload, MAX_UPLOAD).await?;
-    let kind = match upload.fields.iter().find(|(n, _)| n == "kind") {
-        Some((_, v)) => PhotoKind::parse_field(v, "kind").map_err(AppError::validation)?,
-        None => PhotoKind::Storefront,
-    };
-    let Some((_, bytes)) = upload.file else {
-        return Err(AppError::validation(FieldError::new(
-            "file",
-            "required",
-            "attach the photo as the part `file`",
-        )));
-    };
-    let _slot = DECODE_SLOTS
-        .acquire()
-        .await
-        .map_err(|e| anyhow::anyhow!("photo semaphore closed: {e}"))?;
-    let processed = web::block(move || photos::process(&bytes))
-        .await
-        .map_err(|e| anyhow::anyhow!("photo worker failed: {e}"))?
-        .map_err(|e| match e {
-            PhotoError::UnsupportedFormat => AppError::UnsupportedMediaType {
-                detail: "the file is not a JPEG, PNG or WebP image (checked by its content)".into(),
-            },
-            PhotoError::TooLarge => {
-                AppError::validation(FieldError::new("file", "image_too_large", e.to_string()))
-            }
-            PhotoError::Corrupt(_) => {
-                AppError::validation(FieldError::new("file", "invalid_image", e.to_string()))
-            }
-        })?;
-    let new = NewPhoto {
-        public_id: db::merchants::new_photo_public_id(),
-        merchant_id: merchant.id,
-        kind: kind.as_str().to_owned(),
-        width: processed.width as i32,
-        height: processed.height as i32,
-        display: processed.display,
-        thumb_width: processed.thumb_width as i32,
-        thumb_height: processed.thumb_height as i32,
-        thumb: processed.thumb,
-        created_by: Some(user.id),
-    };
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    let mut conn = state.pool.get().await?;
-    let meta =
-        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
-            let meta = db::merchants::insert_photo(conn, &new).await?;
-            let audit = serde_json::json!({
-                "id": meta.id, "public_id": meta.public_id, "merchant_id": meta.merchant_id, "kind": meta.kind,
-                "width": meta.width, "height": meta.height,
-                "display_bytes": new.display.len(), "thumb_bytes": new.thumb.len(),
-            });
-            db::audit::record(
-                conn,
-                &actor,
-                "photo.create",
-                "photo",
-                &meta.id.to_string(),
-                None::<&()>,
-                Some(&audit),
-            )
-            .await?;
-            Ok(meta)
+    // The body is read only once the service has decided the caller may add a photo here.
+    let upload = async {
+        let upload = read_multipart(&req, payload, MAX_UPLOAD).await?;
+        Ok(svc::PhotoInput {
+            kind: upload
+                .fields
+                .into_iter()
+                .find(|(n, _)| n == "kind")
+                .map(|(_, v)| v),
+            file: upload.file.map(|(_, bytes)| bytes),
         })
-        .await?;
-    state
-        .pages
-        .invalidate_merchants(&mut conn, &[merchant.id])
-        .await;
-    let view = PhotoView::from(meta);
+    };
+    let view = svc::upload(&state, &user, actor, path.into_inner(), upload).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, view.url.clone()))
         .json(view))
@@ -263,39 +183,9 @@ pub async fn delete_photo(
     path: web::Path<(i64, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, photo_id) = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    let merchant = db::merchants::get(&mut conn, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    may_add_photo(&user, &merchant)?;
-    if !is_public_id(&photo_id) {
-        return Err(AppError::NotFound);
-    }
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
-    diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut conn, async |conn| {
-        let meta = db::merchants::photo_of(conn, id, &photo_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        db::merchants::delete_photo(conn, meta.id).await?;
-        db::audit::record(
-            conn,
-            &actor,
-            "photo.delete",
-            "photo",
-            &meta.id.to_string(),
-            Some(&meta),
-            None::<&()>,
-        )
-        .await?;
-        Ok(())
-    })
-    .await?;
-    state.pages.invalidate_merchants(&mut conn, &[id]).await;
+    svc::delete(&state, &user, actor, id, &photo_id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn is_public_id(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[utoipa::path(operation_id = "get_photo", tag = "public", params(("id" = String, Path, description = "the photo's unguessable id")), responses(
@@ -323,13 +213,7 @@ pub async fn photo_thumb(
 }
 
 async fn serve(state: &AppState, id: String, small: bool) -> AppResult<HttpResponse> {
-    if !is_public_id(&id) {
-        return Err(AppError::NotFound);
-    }
-    let mut conn = state.pool.get().await?;
-    let bytes = db::merchants::public_photo_bytes(&mut conn, &id, small)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let bytes = svc::public_bytes(state, &id, small).await?;
     // The bytes never change, but a photo can be removed or an interior photo stop being
     // public (its shop's code revoked): caches keep it an hour at most.
     Ok(HttpResponse::Ok()

@@ -2,7 +2,6 @@
 
 use actix_web::{get, web};
 
-use crate::db;
 use crate::db::regions::Region;
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -11,6 +10,5 @@ use crate::state::AppState;
 #[utoipa::path(operation_id = "list_regions", tag = "regions", responses((status = 200, body = Vec<Region>)))]
 #[get("/regions")]
 pub async fn list(state: web::Data<AppState>) -> AppResult<web::Json<Vec<Region>>> {
-    let mut conn = state.pool.get().await?;
-    Ok(web::Json(db::regions::list(&mut conn).await?))
+    Ok(web::Json(crate::service::regions(&state).await?))
 }
