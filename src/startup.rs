@@ -186,6 +186,7 @@ impl Application {
                             scope::scope("/api/v1")
                                 .service(api::auth::login)
                                 .service(api::auth::me)
+                                .service(api::audit::list)
                                 .service(api::users::create)
                                 .service(api::users::list)
                                 .service(api::users::get)

@@ -381,6 +381,14 @@ pub fn list_users(actor: &CurrentUser) -> Decision {
     }
 }
 
+/// Reading the audit log: staff (regulators see their jurisdiction's entries).
+pub fn read_audit(actor: &CurrentUser) -> Decision {
+    match actor.role {
+        Role::Merchant => Decision::Forbidden("the audit log is for regulators"),
+        Role::Admin | Role::Regulator => Decision::Allow,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

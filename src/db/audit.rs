@@ -101,3 +101,100 @@ pub async fn for_entity(
         .load(conn)
         .await
 }
+
+/// Filters of the audit log.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    /// A regulator's view: entries about merchants, their photos and complaints, warnings and
+    /// regions in these regions, the merchant logins of those merchants, and the caller's own
+    /// imports. None: everything (admins).
+    pub regions: Option<Vec<String>>,
+    /// The caller (whose own imports and account changes a regulator sees).
+    pub caller: Option<i64>,
+    pub entity: Option<String>,
+    pub entity_id: Option<String>,
+    /// The actor's username (exactly).
+    pub actor: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Exclusive.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One page of the log, newest first, and the total matching.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    f: &AuditFilter,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<(Vec<AuditEntry>, i64)> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Array, BigInt, Bool, Text};
+    let filtered = || {
+        let mut q = audit_log::table.into_boxed::<diesel::pg::Pg>();
+        if let Some(r) = &f.regions {
+            let caller = f.caller.unwrap_or(0);
+            q = q.filter(
+                sql::<Bool>(
+                    "((audit_log.entity = 'merchant' AND EXISTS (SELECT 1 FROM merchants m \
+                     WHERE m.id::text = audit_log.entity_id AND m.region_code = ANY(",
+                )
+                .bind::<Array<Text>, _>(r.clone())
+                .sql(
+                    "))) OR (audit_log.entity = 'photo' AND EXISTS (SELECT 1 FROM merchants m \
+                     WHERE m.id::text = COALESCE(audit_log.after->>'merchant_id', \
+                     audit_log.before->>'merchant_id') AND m.region_code = ANY(",
+                )
+                .bind::<Array<Text>, _>(r.clone())
+                .sql(
+                    "))) OR (audit_log.entity = 'complaint' AND EXISTS (SELECT 1 FROM complaints c \
+                     WHERE c.id::text = audit_log.entity_id AND c.region_code = ANY(",
+                )
+                .bind::<Array<Text>, _>(r.clone())
+                .sql(
+                    "))) OR (audit_log.entity = 'warning' AND EXISTS (SELECT 1 FROM warnings w \
+                     WHERE w.id::text = audit_log.entity_id AND w.region_code = ANY(",
+                )
+                .bind::<Array<Text>, _>(r.clone())
+                .sql("))) OR (audit_log.entity = 'region' AND audit_log.entity_id = ANY(")
+                .bind::<Array<Text>, _>(r.clone())
+                .sql(
+                    ")) OR (audit_log.entity = 'user' AND (audit_log.entity_id = ",
+                )
+                .bind::<BigInt, _>(caller)
+                .sql(
+                    "::text OR EXISTS (SELECT 1 FROM users u JOIN merchants m ON m.id = u.merchant_id \
+                     WHERE u.id::text = audit_log.entity_id AND m.region_code = ANY(",
+                )
+                .bind::<Array<Text>, _>(r.clone())
+                .sql(")))) OR (audit_log.entity = 'import' AND audit_log.actor_id = ")
+                .bind::<BigInt, _>(caller)
+                .sql("))"),
+            );
+        }
+        if let Some(e) = &f.entity {
+            q = q.filter(audit_log::entity.eq(e.clone()));
+        }
+        if let Some(e) = &f.entity_id {
+            q = q.filter(audit_log::entity_id.eq(e.clone()));
+        }
+        if let Some(a) = &f.actor {
+            q = q.filter(audit_log::actor_label.eq(a.clone()));
+        }
+        if let Some(t) = f.from {
+            q = q.filter(audit_log::at.ge(t));
+        }
+        if let Some(t) = f.until {
+            q = q.filter(audit_log::at.lt(t));
+        }
+        q
+    };
+    let total = filtered().count().get_result(conn).await?;
+    let rows = filtered()
+        .order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .select(AuditEntry::as_select())
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}

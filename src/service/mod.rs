@@ -3,6 +3,7 @@
 //! calls another front end.
 
 pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod codes;
 pub mod complaints;

@@ -91,3 +91,81 @@ async fn a_regulator_creates_a_shop_login_then_disables_it_ending_its_session() 
         0
     );
 }
+
+#[tokio::test]
+async fn the_audit_page_shows_before_and_after_and_settings_are_for_admins() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let r = app
+        .patch_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}", m.id),
+            &serde_json::json!({"opening_hours": "08:00-20:00"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let p = b.get("/console/audit?entity=merchant").await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("merchant.update"));
+    assert!(
+        p.body
+            .contains("<strong>opening_hours</strong>: — → 08:00-20:00"),
+        "{}",
+        p.body
+    );
+    assert_eq!(b.get("/console/audit?from=nope").await.status, 422);
+    // settings: admins only
+    assert_eq!(b.get("/console/settings").await.status, 404);
+    let mut ab = Browser::signed_in(&app, &admin).await;
+    let s = ab.get("/console/settings?year=2027").await;
+    assert_eq!(s.status, 200);
+    let p = ab
+        .submit(
+            "/console/settings?year=2027",
+            "/console/settings/calendar",
+            &[
+                ("year", "2027"),
+                ("holidays", "2027-01-01\n2027-13-01"),
+                ("workdays", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("2027-13-01"), "input kept");
+    let p = ab
+        .submit(
+            "/console/settings?year=2027",
+            "/console/settings/calendar",
+            &[
+                ("year", "2027"),
+                ("holidays", "2027-01-01\n2027-10-01"),
+                ("workdays", ""),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM calendar_days WHERE day >= '2027-01-01'")
+            .await,
+        2
+    );
+    let p = ab
+        .submit(
+            "/console/settings",
+            "/console/settings/rules",
+            &[
+                ("effective_from", "2027-01-01"),
+                ("accept_working_days", "5"),
+                ("conclude_working_days", "30"),
+                ("green_channel_working_days", "0"),
+                ("note", "《市场监督管理投诉举报处理暂行办法》修订"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let s = ab.get("/console/settings?done=rule").await;
+    assert!(s.body.contains("《市场监督管理投诉举报处理暂行办法》修订"));
+}

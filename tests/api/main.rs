@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real application on port 0, against real PostgreSQL
 //! (a schema of its own per app) and Redis (a key prefix of its own per app).
 
+mod audit;
 mod auth;
 mod bounds;
 mod calendar;

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod complaints;

@@ -31,12 +31,14 @@ use crate::service::sessions::Resolved;
 use crate::state::AppState;
 
 pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod codes;
 pub mod complaints;
 pub mod home;
 pub mod imports;
 pub mod merchants;
+pub mod settings;
 pub mod stats;
 pub mod users;
 pub mod warnings;
@@ -705,9 +707,11 @@ pub fn scope() -> actix_web::Scope<
         .configure(merchants::routes)
         .configure(complaints::routes)
         .configure(imports::routes)
+        .configure(settings::routes)
         .configure(stats::routes)
         .configure(users::routes)
         .configure(warnings::routes)
         .configure(account::routes)
+        .configure(audit::routes)
         .default_service(web::to(not_found))
 }
