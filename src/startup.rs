@@ -230,6 +230,8 @@ impl Application {
                                 .service(api::complaints::get)
                                 .service(api::complaints::act)
                                 .service(api::complaints::create_warning)
+                                .service(api::warnings::list)
+                                .service(api::warnings::end)
                                 // `.csv` and `.xlsx` before the bare route
                                 .service(api::stats::stats_csv)
                                 .service(api::stats::stats_xlsx)

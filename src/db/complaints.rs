@@ -785,3 +785,76 @@ pub async fn work_counts(
     .get_result(conn)
     .await
 }
+
+/// Warnings for the staff list, newest first: those for `regions` (None: every warning) and,
+/// with `include_global`, those for everywhere; ended ones too (marked by `valid_until`).
+pub async fn staff_warnings(
+    conn: &mut AsyncPgConnection,
+    regions: Option<Vec<String>>,
+    include_global: bool,
+    limit: i64,
+) -> QueryResult<Vec<WarningRow>> {
+    let mut q = warnings::table.into_boxed::<Pg>();
+    if let Some(r) = regions {
+        if include_global {
+            q = q.filter(
+                warnings::region_code
+                    .eq_any(r)
+                    .or(warnings::region_code.is_null()),
+            );
+        } else {
+            q = q.filter(warnings::region_code.eq_any(r));
+        }
+    }
+    q.order((warnings::created_at.desc(), warnings::id.desc()))
+        .limit(limit)
+        .select(WarningRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find_warning(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<WarningRow>> {
+    warnings::table
+        .find(id)
+        .select(WarningRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Ends a warning early: it is last shown on `last_day`. Audited, one transaction.
+pub async fn end_warning(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    last_day: NaiveDate,
+    actor: &Actor,
+) -> QueryResult<WarningRow> {
+    conn.transaction(async |conn| {
+        let before: WarningRow = warnings::table
+            .find(id)
+            .select(WarningRow::as_select())
+            .for_update()
+            .first(conn)
+            .await?;
+        let after: WarningRow = diesel::update(warnings::table.find(id))
+            .set(warnings::valid_until.eq(last_day.min(before.valid_until)))
+            .returning(WarningRow::as_returning())
+            .get_result(conn)
+            .await?;
+        audit::record(
+            conn,
+            actor,
+            "warning.end",
+            "warning",
+            &id.to_string(),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}

@@ -16,6 +16,7 @@ pub mod settings;
 pub mod shops;
 pub mod stats;
 pub mod users;
+pub mod warnings;
 
 use chrono::{NaiveDate, Utc};
 

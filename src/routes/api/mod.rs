@@ -15,5 +15,6 @@ pub mod regions;
 pub mod settings;
 pub mod stats;
 pub mod users;
+pub mod warnings;
 
 pub use crate::service::{all_regions, region_in_scope, region_param};

@@ -37,6 +37,8 @@ pub mod complaints;
 pub mod home;
 pub mod imports;
 pub mod merchants;
+pub mod stats;
+pub mod warnings;
 
 /// The language cookie (the switch in the page header sets it).
 pub const LANG_COOKIE: &str = "lang";
@@ -702,6 +704,8 @@ pub fn scope() -> actix_web::Scope<
         .configure(merchants::routes)
         .configure(complaints::routes)
         .configure(imports::routes)
+        .configure(stats::routes)
+        .configure(warnings::routes)
         .configure(account::routes)
         .default_service(web::to(not_found))
 }
