@@ -3,6 +3,7 @@
 
 mod auth;
 mod bounds;
+mod browser;
 mod calendar;
 mod cli;
 mod complaints;
