@@ -68,7 +68,16 @@ class Watch:
         if resp.status >= 500:
             self.problems.append(f"{resp.url}: HTTP {resp.status}")
 
-    def check(self, where):
+    def check(self, where, pages):
+        # Each id once per page: a label names its own field, a summary link jumps to it.
+        for page in pages:
+            try:
+                ids = re.findall(r"""\sid=["']([^"']+)["']""", page.content())
+            except PlaywrightError:
+                continue
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            if twice:
+                self.problems.append(f"{page.url}: ids used more than once: {', '.join(twice)}")
         if self.problems:
             raise AssertionError(f"{where}: " + "\n  ".join(self.problems))
 
@@ -266,7 +275,7 @@ def main():
             t = time.monotonic()
             try:
                 fn()
-                watch.check(f"journey {name}")
+                watch.check(f"journey {name}", [pg for c in browser.contexts for pg in c.pages])
                 print(f"ok   {name} ({time.monotonic() - t:.1f}s)")
             except Exception:  # noqa: BLE001 - report every kind of failure the same way
                 failed.append(name)
