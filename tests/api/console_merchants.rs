@@ -8,7 +8,8 @@ use yidianyima::domain::user::Role;
 use crate::console::Browser;
 use crate::helpers::{spawn_app, uscc_for};
 
-fn wrong_check_char(uscc: &str) -> String {
+/// `uscc` with its check character changed (so the check fails).
+pub fn wrong_check_char(uscc: &str) -> String {
     let mut chars: Vec<char> = uscc.chars().collect();
     let last = chars[17];
     chars[17] = if last == '0' { '1' } else { '0' };

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod bounds;
+mod browser;
 mod calendar;
 mod cli;
 mod complaints;
