@@ -858,3 +858,103 @@ pub async fn end_warning(
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Note templates: saved wordings for complaint notes, per jurisdiction.
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = super::schema::note_templates, check_for_backend(Pg))]
+pub struct NoteTemplateRow {
+    pub id: i64,
+    pub region_code: String,
+    pub title: String,
+    pub body: String,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Templates of these regions (None: all), by title.
+pub async fn note_templates(
+    conn: &mut AsyncPgConnection,
+    regions: Option<Vec<String>>,
+) -> QueryResult<Vec<NoteTemplateRow>> {
+    use super::schema::note_templates as t;
+    let mut q = t::table.into_boxed::<Pg>();
+    if let Some(r) = regions {
+        q = q.filter(t::region_code.eq_any(r));
+    }
+    q.order((t::title.asc(), t::id.asc()))
+        .limit(200)
+        .select(NoteTemplateRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find_note_template(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<NoteTemplateRow>> {
+    use super::schema::note_templates as t;
+    t::table
+        .find(id)
+        .select(NoteTemplateRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn insert_note_template(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    region_code: &str,
+    title: &str,
+    body: &str,
+) -> QueryResult<NoteTemplateRow> {
+    use super::schema::note_templates as t;
+    conn.transaction(async |conn| {
+        let row: NoteTemplateRow = diesel::insert_into(t::table)
+            .values((
+                t::region_code.eq(region_code),
+                t::title.eq(title),
+                t::body.eq(body),
+                t::created_by.eq(actor.user_id),
+            ))
+            .returning(NoteTemplateRow::as_returning())
+            .get_result(conn)
+            .await?;
+        audit::record(
+            conn,
+            actor,
+            "note_template.create",
+            "note_template",
+            &row.id.to_string(),
+            None::<&()>,
+            Some(&row),
+        )
+        .await?;
+        Ok(row)
+    })
+    .await
+}
+
+pub async fn delete_note_template(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    row: &NoteTemplateRow,
+) -> QueryResult<()> {
+    use super::schema::note_templates as t;
+    conn.transaction(async |conn| {
+        diesel::delete(t::table.find(row.id)).execute(conn).await?;
+        audit::record(
+            conn,
+            actor,
+            "note_template.delete",
+            "note_template",
+            &row.id.to_string(),
+            Some(row),
+            None::<&()>,
+        )
+        .await
+    })
+    .await
+}

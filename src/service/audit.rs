@@ -15,13 +15,30 @@ use crate::error::{AppError, AppResult};
 use crate::service::paging::{Page, PageQuery};
 use crate::state::AppState;
 
+/// Any JSON value, spelled out (the spec's consumers and its refinement need a type list).
+fn any_json() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
+    let t = |ty: Type| ObjectBuilder::new().schema_type(ty).build();
+    AnyOfBuilder::new()
+        .item(t(Type::String))
+        .item(t(Type::Number))
+        .item(t(Type::Boolean))
+        .item(t(Type::Object))
+        .item(ArrayBuilder::new().build())
+        .item(t(Type::Null))
+        .build()
+        .into()
+}
+
 /// One field that changed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldChange {
     pub field: String,
-    #[schema(value_type = Object)]
+    /// Any JSON value (`null` when the field was absent).
+    #[schema(schema_with = any_json)]
     pub before: Value,
-    #[schema(value_type = Object)]
+    /// Any JSON value (`null` when the field is gone).
+    #[schema(schema_with = any_json)]
     pub after: Value,
 }
 

@@ -10,6 +10,7 @@ pub mod complaints;
 pub mod dashboard;
 pub mod imports;
 pub mod merchants;
+pub mod note_templates;
 pub mod paging;
 pub mod photos;
 pub mod records;

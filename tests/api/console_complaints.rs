@@ -196,3 +196,66 @@ async fn the_work_page_counts_what_is_due_in_the_jurisdiction() {
     let list = b.get("/console/merchants?attention=no_code").await;
     assert!(list.body.contains("共 1 户"), "the list behind the count");
 }
+
+#[tokio::test]
+async fn a_saved_note_stands_in_for_a_blank_one_within_the_jurisdiction() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let (_, id) = file(&app, &s.code, "13900001111").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let p = b
+        .submit(
+            "/console/complaints/templates",
+            "/console/complaints/templates",
+            &[
+                ("region_code", "513230"),
+                ("title", "受理通知"),
+                ("body", "经审查，符合受理条件，现予受理。"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let tid = app
+        .count("SELECT max(id) AS n FROM note_templates")
+        .await
+        .to_string();
+    let page = format!("/console/complaints/{id}");
+    let shown = b.get(&page).await;
+    assert!(
+        shown.body.contains("受理通知"),
+        "offered on the complaint page"
+    );
+    let p = b
+        .submit(
+            &page,
+            &page,
+            &[("action", "accept"), ("note", ""), ("note_template", &tid)],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM complaint_events WHERE note = '经审查，符合受理条件，现予受理。'"
+        )
+        .await,
+        1
+    );
+    // another county neither sees nor deletes it
+    let other = app.regulator(&["513231"]).await;
+    let mut ob = Browser::signed_in(&app, &other).await;
+    let list = ob.get("/console/complaints/templates").await;
+    assert!(!list.body.contains("受理通知"));
+    let token = list.csrf();
+    let r = ob
+        .post(
+            &format!("/console/complaints/templates/{tid}/delete"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM note_templates").await,
+        1
+    );
+}

@@ -21,11 +21,9 @@ pub struct AuditParams {
     pub entity_id: Option<String>,
     /// The username who acted.
     pub actor: Option<String>,
-    /// First day (China time), inclusive.
-    #[param(format = Date)]
+    /// First day (China time), inclusive, `YYYY-MM-DD`.
     pub from: Option<String>,
-    /// Last day (China time), inclusive.
-    #[param(format = Date)]
+    /// Last day (China time), inclusive, `YYYY-MM-DD`.
     pub to: Option<String>,
 }
 

@@ -26,6 +26,12 @@ use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/complaints", web::get().to(queue))
+        .route("/complaints/templates", web::get().to(templates))
+        .route("/complaints/templates", web::post().to(create_template))
+        .route(
+            "/complaints/templates/{id}/delete",
+            web::post().to(delete_template),
+        )
         .route("/complaints/{id}", web::get().to(show))
         .route("/complaints/{id}", web::post().to(act))
         .route("/complaints/{id}/actions", web::post().to(act));
@@ -256,6 +262,7 @@ pub struct ComplaintPage {
     pub steps: Vec<Step>,
     pub forms: Vec<ActionForm>,
     pub staff: bool,
+    pub templates: Vec<(String, String)>,
 }
 
 /// The actions open to the caller on a complaint in this state.
@@ -326,9 +333,20 @@ async fn complaint_page(
             }
         })
         .collect();
+    let templates = if c.is_staff() {
+        service::note_templates::list(state, c.user())
+            .await
+            .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.title))
+            .collect()
+    } else {
+        vec![]
+    };
     let mut chrome = c.chrome(state, "complaints");
     chrome.flash = flash;
     html(&ComplaintPage {
+        templates,
         c: chrome,
         status: t.w("console.complaint.status", &v.status),
         category: t.w("complaint.category", &v.category),
@@ -405,11 +423,24 @@ pub async fn act(
     let (c, form) = posted(&state, &req, payload).await?;
     let id = path.into_inner();
     let action = form.get("action").trim().to_owned();
+    // a saved wording stands in for a blank note
+    let mut note = form.get("note").to_owned();
+    if note.trim().is_empty() {
+        if let Some(id) = form
+            .opt("note_template")
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            note = service::note_templates::get(&state, c.user(), id)
+                .await
+                .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?
+                .body;
+        }
+    }
     let result = match amount(&form) {
         Ok(amount) => {
             let input = service::complaints::ActionRequest {
                 action: action.clone(),
-                note: form.get("note").to_owned(),
+                note,
                 amount_recovered_fen: amount,
             };
             service::complaints::act(&state, c.user(), c.actor(&state, &req), id, &input)
@@ -448,4 +479,114 @@ pub async fn act(
         }
         Err(e) => Err(ConsoleError::from(e).in_lang(c.lang)),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Note templates
+
+#[derive(Template)]
+#[template(path = "console/note_templates.html")]
+pub struct TemplatesPage {
+    pub c: Chrome,
+    pub form: FormState,
+    pub rows: Vec<crate::db::complaints::NoteTemplateRow>,
+    pub regions: Vec<(String, String)>,
+}
+
+async fn templates_page(
+    state: &AppState,
+    c: &Console,
+    form: FormState,
+    flash: Option<String>,
+) -> ConsoleResult<String> {
+    let rows = service::note_templates::list(state, c.user())
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    let regions = {
+        let mut conn = state.pool.get().await.map_err(AppError::from)?;
+        crate::db::regions::list(&mut conn)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                crate::domain::region::RegionCode::parse(&r.code)
+                    .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
+                    .unwrap_or(false)
+            })
+            .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
+            .collect()
+    };
+    let mut chrome = c.chrome(state, "complaints");
+    chrome.flash = flash;
+    html(&TemplatesPage {
+        c: chrome,
+        form,
+        rows,
+        regions,
+    })
+}
+
+pub async fn templates(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<Done>,
+) -> ConsoleResult {
+    let c = super::staff(&state, &req).await?;
+    let flash = q
+        .done
+        .as_deref()
+        .filter(|d| matches!(*d, "created" | "deleted"))
+        .map(|d| {
+            c.words()
+                .s(&format!("console.templates.done.{d}"))
+                .to_owned()
+        });
+    let mut values = HashMap::new();
+    if let [only] = c.user().region_codes.as_slice() {
+        values.insert("region_code".to_owned(), only.clone());
+    }
+    let body = templates_page(&state, &c, FormState::with(values), flash).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/html; charset=utf-8"))
+        .body(body))
+}
+
+pub async fn create_template(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    if !c.is_staff() {
+        return Err(ConsoleError::NotFound(c.lang));
+    }
+    match service::note_templates::create(
+        &state,
+        c.user(),
+        c.actor(&state, &req),
+        form.get("region_code"),
+        form.get("title"),
+        form.get("body"),
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other("/console/complaints/templates?done=created")),
+        Err(AppError::Validation(errors)) => {
+            let fs = FormState::failed(&form, c.lang, &errors);
+            Ok(unprocessable(templates_page(&state, &c, fs, None).await?))
+        }
+        Err(e) => Err(ConsoleError::from(e).in_lang(c.lang)),
+    }
+}
+
+pub async fn delete_template(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, _form) = posted(&state, &req, payload).await?;
+    service::note_templates::delete(&state, c.user(), c.actor(&state, &req), path.into_inner())
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    Ok(see_other("/console/complaints/templates?done=deleted"))
 }
