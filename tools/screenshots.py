@@ -27,6 +27,25 @@ def login(page, username):
     page.wait_for_load_state()
 
 
+def file_complaint(browser):
+    """A consumer files a complaint through a demo shop's public form, so the queue has one."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    login(page, "shop-001")
+    link = page.locator("a[href*='/s/']").first.get_attribute("href")
+    ctx.close()
+    ctx = browser.new_context(viewport={"width": 390, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(link + "/complaint")
+    page.fill("[name=name]", "王小明")
+    page.fill("[name=phone]", "13900001111")
+    page.select_option("[name=category]", "price")
+    page.fill("[name=description]", "菜单标价 38 元，结账时收了 58 元，店员拒绝解释。")
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    ctx.close()
+
+
 def shoot(page, name, width):
     path = os.path.join(OUT, f"{name}-{width}.png")
     page.screenshot(path=path, full_page=True)
@@ -45,6 +64,8 @@ def main():
             page = ctx.new_page()
             page.goto(BASE + "/console/login")
             shoot(page, "login", width)
+            if width == 390:
+                file_complaint(browser)
             login(page, "reg-513201")
             shoot(page, "home", width)
             page.goto(BASE + "/console/merchants")

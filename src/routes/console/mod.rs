@@ -432,20 +432,26 @@ pub async fn posted(
 #[derive(Debug, Default, Clone)]
 pub struct Errors {
     pub list: Vec<(String, String)>,
+    /// The same errors for the summary at the top of the form: "field label: message".
+    pub summary: Vec<(String, String)>,
 }
 
 impl Errors {
     pub fn from_fields(lang: &str, errors: &[FieldError]) -> Self {
-        Self {
-            list: errors
-                .iter()
-                .map(|e| (form_field(&e.field), error_message(lang, e)))
-                .collect(),
-        }
+        let list: Vec<(String, String)> = errors
+            .iter()
+            .map(|e| (form_field(&e.field), error_message(lang, e)))
+            .collect();
+        let summary = list
+            .iter()
+            .map(|(f, m)| (f.clone(), labeled(lang, f, m)))
+            .collect();
+        Self { list, summary }
     }
 
     pub fn one(field: &str, message: String) -> Self {
         Self {
+            summary: vec![(field.to_owned(), message.clone())],
             list: vec![(field.to_owned(), message)],
         }
     }
@@ -465,6 +471,16 @@ impl Errors {
     pub fn has(&self, field: &str) -> bool {
         self.get(field).is_some()
     }
+}
+
+/// "label: message" for a form's error summary (the field's own name when it has no label).
+fn labeled(lang: &str, field: &str, message: &str) -> String {
+    let label = i18n::lookup(lang, &format!("console.field.{field}"))
+        .or_else(|| i18n::lookup(lang, &format!("console.label.{field}")))
+        .map(str::to_owned)
+        .unwrap_or_else(|| field.to_owned());
+    let sep = if lang == "zh" { "：" } else { ": " };
+    format!("{label}{sep}{message}")
 }
 
 /// `pledges[2]` → `pledges`; `a.b` → `a`: the form control that shows the error.
