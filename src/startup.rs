@@ -186,6 +186,7 @@ impl Application {
                             scope::scope("/api/v1")
                                 .service(api::auth::login)
                                 .service(api::auth::me)
+                                .service(api::auth::change_password)
                                 .service(api::audit::list)
                                 .service(api::users::create)
                                 .service(api::users::list)

@@ -309,3 +309,43 @@ async fn a_password_change_ends_earlier_tokens() {
         .to_owned();
     assert_eq!(app.get_as(&token, "/api/v1/auth/me").await.status(), 200);
 }
+
+#[tokio::test]
+async fn changing_ones_password_ends_old_tokens() {
+    use serde_json::json;
+    let app = crate::helpers::spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let r = app
+        .post_as(
+            &reg.token,
+            "/api/v1/auth/password",
+            &json!({"current_password": "wrong one", "new_password": "a new long secret"}),
+        )
+        .await;
+    crate::helpers::assert_field_error(r, "current_password", "wrong_password").await;
+    let r = app
+        .post_as(
+            &reg.token,
+            "/api/v1/auth/password",
+            &json!({"current_password": reg.password, "new_password": "short"}),
+        )
+        .await;
+    crate::helpers::assert_field_error(r, "new_password", "too_short").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = app
+        .post_as(
+            &reg.token,
+            "/api/v1/auth/password",
+            &json!({"current_password": reg.password, "new_password": "a new long secret"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        app.get_as(&reg.token, "/api/v1/auth/me").await.status(),
+        401
+    );
+    assert_eq!(
+        app.login(&reg.username, "a new long secret").await.status(),
+        200
+    );
+}

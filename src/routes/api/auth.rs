@@ -39,3 +39,40 @@ pub async fn login(
 pub async fn me(user: CurrentUser) -> web::Json<CurrentUser> {
     web::Json(user)
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    /// 8–128 characters, different from the current one.
+    pub new_password: String,
+}
+
+/// Change one's own password. Every token and console session issued before it ends (log in
+/// again for a new token). Audited (never the password).
+#[utoipa::path(operation_id = "change_own_password", tag = "auth", security(("bearer" = [])), request_body = PasswordChangeRequest, responses(
+    (status = 204),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    body: Json<PasswordChangeRequest>,
+) -> AppResult<actix_web::HttpResponse> {
+    let body = body.into_inner();
+    let actor = crate::routes::actor(&user, &req, &state.settings.trusted_proxies);
+    crate::service::account::change_password(
+        &state,
+        &user,
+        actor,
+        crate::service::account::PasswordChange {
+            current_password: body.current_password,
+            new_password: body.new_password,
+        },
+    )
+    .await?;
+    Ok(actix_web::HttpResponse::NoContent().finish())
+}
