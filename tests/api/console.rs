@@ -1,5 +1,5 @@
 //! The console as a browser uses it: cookies, forms, CSRF tokens, redirects. Sessions and the
-//! rules every console page shares (CONSOLE.md).
+//! rules every console page shares.
 
 use reqwest::header;
 use yidianyima::domain::user::Role;

@@ -1,5 +1,5 @@
 //! The console: server-rendered pages for regulators, admins and merchants at `/console/`
-//! (`CONSOLE.md` is the contract). Handlers here are adapters like the API's: they read the
+//! (its paths and form field names are part of the service's contract). Handlers here are adapters like the API's: they read the
 //! session and the form, call the same `service` functions as the API, and answer with a page
 //! or a 303 (post/redirect/get). Every action works without JavaScript.
 //!
