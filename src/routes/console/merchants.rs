@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}", web::get().to(show))
         .route("/merchants/{id}/edit", web::get().to(edit_form))
         .route("/merchants/{id}/edit", web::post().to(edit))
+        .route("/merchants/{id}", web::post().to(edit))
         .route("/merchants/{id}/licences", web::post().to(add_licence))
         .route(
             "/merchants/{id}/inspections",
@@ -252,10 +253,14 @@ fn lines(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ticked months (checkboxes), or a typed list ("6,7,8", "6、7、8").
 fn months(form: &FormData) -> Vec<i32> {
     form.all("opening_months")
         .iter()
-        .map(|m| m.trim().parse::<i32>().unwrap_or(0))
+        .flat_map(|m| m.split([',', '，', '、', ';', ' ']))
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| m.trim_end_matches('月').parse::<i32>().unwrap_or(0))
         .collect()
 }
 
