@@ -395,3 +395,80 @@ async fn codes_are_issued_confirmed_before_reissue_and_posters_download_by_cooki
         .await;
     assert_eq!(p.status, 404);
 }
+
+#[tokio::test]
+async fn the_owner_adds_and_removes_a_storefront_photo_from_the_phone() {
+    let app = spawn_app().await;
+    let m = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(m.id)).await;
+    let mut b = Browser::signed_in(&app, &owner).await;
+    let page = format!("/console/merchants/{}", m.id);
+    let shown = b.get(&page).await;
+    assert!(shown.body.contains("accept=\"image/*\""));
+    let token = shown.csrf();
+    let send = |token: Option<String>, bytes: Vec<u8>| {
+        let mut form = reqwest::multipart::Form::new()
+            .text("kind", "storefront")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("IMG_0001.jpg"),
+            );
+        if let Some(t) = token {
+            form = form.text("csrf_token", t);
+        }
+        app.client
+            .post(app.url(&format!("/console/merchants/{}/photos", m.id)))
+            .header(
+                reqwest::header::COOKIE,
+                format!("yidianyima_session={}", b.cookie.as_deref().unwrap()),
+            )
+            .header(reqwest::header::ORIGIN, &app.address)
+            .multipart(form)
+            .send()
+    };
+    let r = send(None, crate::records::jpeg_with_exif()).await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = send(Some(token.clone()), b"not an image".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"e-file\""));
+    assert_eq!(app.count("SELECT count(*) AS n FROM photos").await, 0);
+    let r = send(Some(token.clone()), crate::records::jpeg_with_exif())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.count("SELECT count(*) AS n FROM photos").await, 1);
+    let shown = b.get(&page).await;
+    let prefix = format!("action=\"/console/merchants/{}/photos/", m.id);
+    let at = shown.body.find(&prefix).unwrap() + "action=\"".len();
+    let action = shown.body[at..at + shown.body[at..].find('"').unwrap()].to_owned();
+    let p = b.post(&action, &[("csrf_token", &token)]).await;
+    assert_eq!(p.status, 303, "{action}: {}", p.body);
+    assert_eq!(app.count("SELECT count(*) AS n FROM photos").await, 0);
+    // another shop's owner cannot add one here
+    let other = app.merchant_in("513230").await;
+    let other_owner = app.user(Role::Merchant, &[], Some(other.id)).await;
+    let ob = Browser::signed_in(&app, &other_owner).await;
+    let r = app
+        .client
+        .post(app.url(&format!("/console/merchants/{}/photos", m.id)))
+        .header(
+            reqwest::header::COOKIE,
+            format!("yidianyima_session={}", ob.cookie.as_deref().unwrap()),
+        )
+        .header(reqwest::header::ORIGIN, &app.address)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf_token", "whatever")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(crate::records::jpeg_with_exif()),
+                ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 403 | 404), "{}", r.status());
+    assert_eq!(app.count("SELECT count(*) AS n FROM photos").await, 0);
+}

@@ -338,7 +338,7 @@ fn bomb(w: u32, h: u32, bit_depth: u8) -> Vec<u8> {
 }
 
 /// A JPEG carrying an EXIF segment with a GPS position.
-fn jpeg_with_exif() -> Vec<u8> {
+pub fn jpeg_with_exif() -> Vec<u8> {
     let img = image::RgbImage::from_fn(640, 480, |x, _| image::Rgb([(x % 255) as u8, 80, 40]));
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new(&mut jpeg)

@@ -36,6 +36,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}/edit", web::get().to(edit_form))
         .route("/merchants/{id}/edit", web::post().to(edit))
         .route("/merchants/{id}", web::post().to(edit))
+        .route("/merchants/{id}/photos", web::post().to(add_photo))
+        .route(
+            "/merchants/{id}/photos/{photo}/delete",
+            web::post().to(delete_photo),
+        )
         .route("/merchants/{id}/licences", web::post().to(add_licence))
         .route(
             "/merchants/{id}/inspections",
@@ -558,6 +563,8 @@ pub struct MerchantPage {
     pub licence_form: FormState,
     pub inspection_form: FormState,
     pub credit_form: FormState,
+    pub photo_form: FormState,
+    pub may_add_photo: bool,
     pub licence_kinds: Options,
     pub inspection_kinds: Options,
     pub inspection_results: Options,
@@ -585,6 +592,7 @@ struct Forms {
     licence: FormState,
     inspection: FormState,
     credit: FormState,
+    photo: FormState,
     open: &'static str,
 }
 
@@ -663,6 +671,13 @@ async fn merchant_page(
         licence_form: forms.licence,
         inspection_form: forms.inspection,
         credit_form: forms.credit,
+        photo_form: forms.photo,
+        may_add_photo: crate::auth::policy::manage_merchant(
+            c.user(),
+            id,
+            &crate::service::merchants::region_of(&m.region_code)?,
+        ) == crate::auth::policy::Decision::Allow
+            || c.user().merchant_id == Some(id),
         licence_kinds: words(&t, LicenceKind::ALL, "licence.kind", LicenceKind::as_str),
         inspection_kinds: words(
             &t,
@@ -689,7 +704,15 @@ fn flash(c: &Console, done: Option<&str>) -> Option<String> {
     done.filter(|d| {
         matches!(
             *d,
-            "created" | "saved" | "licence" | "inspection" | "credit" | "issued" | "revoked"
+            "created"
+                | "saved"
+                | "licence"
+                | "inspection"
+                | "credit"
+                | "issued"
+                | "revoked"
+                | "photo"
+                | "photo_deleted"
         )
     })
     .map(|d| {
@@ -812,4 +835,99 @@ pub async fn add_credit_record(
         service::records::create_credit_record(&state, c.user(), c.actor(&state, &req), id, &input)
             .await;
     record_result(&state, &c, id, &form, "credit", r).await
+}
+
+/// A photo from the phone's camera or a file: read, CSRF-checked, then stored re-encoded.
+pub async fn add_photo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    payload: actix_multipart::Multipart,
+) -> ConsoleResult {
+    let c = signed_in(&state, &req).await?;
+    let id = path.into_inner();
+    let upload = crate::routes::api::photos::read_multipart(
+        &req,
+        payload,
+        crate::routes::api::photos::MAX_UPLOAD,
+    )
+    .await;
+    let upload = match upload {
+        Ok(u) => u,
+        Err(e @ (AppError::PayloadTooLarge { .. } | AppError::Validation(_))) => {
+            return photo_failed(&state, &c, id, e).await;
+        }
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    let form = FormData::from_pairs(upload.fields.clone());
+    super::check_csrf(&state, &req, &c, &form)?;
+    let input = service::photos::PhotoInput {
+        kind: form.opt("kind"),
+        file: upload
+            .file
+            .map(|(_, bytes)| bytes)
+            .filter(|b| !b.is_empty()),
+    };
+    match service::photos::upload(&state, c.user(), c.actor(&state, &req), id, async move {
+        Ok(input)
+    })
+    .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/merchants/{id}?done=photo#photos"
+        ))),
+        Err(
+            e @ (AppError::Validation(_)
+            | AppError::Conflict { .. }
+            | AppError::UnsupportedMediaType { .. }),
+        ) => photo_failed(&state, &c, id, e).await,
+        Err(e) => Err(ConsoleError::from(e).in_lang(c.lang)),
+    }
+}
+
+async fn photo_failed(state: &AppState, c: &Console, id: i64, e: AppError) -> ConsoleResult {
+    let errors = match e {
+        AppError::Validation(errors) => errors,
+        AppError::Conflict { code, detail } => {
+            vec![crate::domain::FieldError::new("file", code, detail)]
+        }
+        AppError::PayloadTooLarge { detail } => {
+            vec![crate::domain::FieldError::new("file", "too_large", detail)]
+        }
+        AppError::UnsupportedMediaType { detail } => {
+            vec![crate::domain::FieldError::new(
+                "file",
+                "invalid_image",
+                detail,
+            )]
+        }
+        other => return Err(ConsoleError::from(other).in_lang(c.lang)),
+    };
+    let forms = Forms {
+        photo: FormState {
+            values: HashMap::new(),
+            errors: super::Errors::from_fields(c.lang, &errors),
+        },
+        open: "photo",
+        ..Forms::default()
+    };
+    Ok(unprocessable(
+        merchant_page(state, c, id, forms, None).await?,
+    ))
+}
+
+pub async fn delete_photo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(i64, String)>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, _form) = posted(&state, &req, payload).await?;
+    let (id, photo) = path.into_inner();
+    service::photos::delete(&state, c.user(), c.actor(&state, &req), id, &photo)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    Ok(see_other(&format!(
+        "/console/merchants/{id}?done=photo_deleted#photos"
+    )))
 }
