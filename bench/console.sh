@@ -22,7 +22,7 @@ PORT=18097
 start() {
   DATABASE_URL=$URL BIND=127.0.0.1:$PORT WORKERS=2 JWT_SECRET=bench-secret-bench-secret-bench-secret \
     REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} REDIS_PREFIX=benchcon$$: RUST_LOG=warn \
-    GRADE_REFRESH_SECS=0 "$bin" serve --no-migrate >/tmp/ydym-console.log 2>&1 &
+    "$bin" serve --no-migrate >/tmp/ydym-console.log 2>&1 &
   pid=$!
   for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 }

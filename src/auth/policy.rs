@@ -389,6 +389,19 @@ pub fn read_audit(actor: &CurrentUser) -> Decision {
     }
 }
 
+/// The right of reply: the merchant itself only; its regulators may know the record but may
+/// not answer for the shop (403); anyone else does not know it (404).
+pub fn reply_to_record(user: &CurrentUser, merchant_id: i64, region: &RegionCode) -> Decision {
+    match user.role {
+        Role::Merchant if user.merchant_id == Some(merchant_id) => Decision::Allow,
+        Role::Admin => Decision::Forbidden("only the merchant replies to its records"),
+        Role::Regulator if in_jurisdiction(user, region) => {
+            Decision::Forbidden("only the merchant replies to its records")
+        }
+        _ => Decision::Hidden,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

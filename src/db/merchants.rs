@@ -952,6 +952,8 @@ pub struct ScanPageFacts {
     pub stats: (i64, i64, Option<NaiveDate>),
     /// Consumer warnings in force for the merchant's region and category.
     pub warnings: Vec<super::complaints::WarningRow>,
+    /// The merchant's replies to its records that the public sees.
+    pub replies: Vec<super::replies::ReplyRow>,
 }
 
 pub async fn scan_page_facts(
@@ -970,6 +972,7 @@ pub async fn scan_page_facts(
     let mut c5 = shared;
     let mut c6 = shared;
     let mut c7 = shared;
+    let mut c8 = shared;
     let credit = credit_records::table
         .filter(credit_records::merchant_id.eq(m.id))
         .filter(
@@ -1017,14 +1020,16 @@ pub async fn scan_page_facts(
             None => Ok(Vec::new()),
         }
     };
-    let (credit, inspections, licences, storefront, overdue, stats, warnings) = futures_util::try_join!(
+    let replies = super::replies::public_of(&mut c8, m.id);
+    let (credit, inspections, licences, storefront, overdue, stats, warnings, replies) = futures_util::try_join!(
         credit,
         insp,
         lic,
         async { photo.await.optional() },
         overdue,
         stats,
-        warnings
+        warnings,
+        replies
     )?;
     Ok(ScanPageFacts {
         credit,
@@ -1034,5 +1039,6 @@ pub async fn scan_page_facts(
         overdue,
         stats,
         warnings,
+        replies,
     })
 }

@@ -7,6 +7,7 @@ pub mod complaints;
 pub mod merchants;
 pub mod migrations;
 pub mod regions;
+pub mod replies;
 pub mod schema;
 pub mod sessions;
 pub mod shop_codes;

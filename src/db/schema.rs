@@ -270,6 +270,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    record_replies (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        record_kind -> Text,
+        record_id -> Int8,
+        body -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        seen_at -> Nullable<Timestamptz>,
+        seen_by -> Nullable<Int8>,
+        hidden_at -> Nullable<Timestamptz>,
+        hidden_by -> Nullable<Int8>,
+        hidden_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(console_sessions -> users (user_id));
 diesel::joinable!(console_uploads -> console_sessions (session_hash));
@@ -278,6 +295,7 @@ diesel::joinable!(licences -> merchants (merchant_id));
 diesel::joinable!(inspections -> merchants (merchant_id));
 diesel::joinable!(credit_records -> merchants (merchant_id));
 diesel::joinable!(photos -> merchants (merchant_id));
+diesel::joinable!(record_replies -> merchants (merchant_id));
 diesel::joinable!(shop_codes -> merchants (merchant_id));
 diesel::joinable!(scan_counts -> shop_codes (code));
 diesel::joinable!(user_regions -> regions (region_code));
@@ -300,6 +318,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     merchants,
     note_templates,
     photos,
+    record_replies,
     scan_counts,
     shop_codes,
     regions,

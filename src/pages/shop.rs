@@ -33,6 +33,16 @@ pub struct PublicInspection {
     pub department: String,
     pub result: String,
     pub summary: String,
+    /// The merchant's reply, in its own words.
+    pub reply: Option<PublicReply>,
+}
+
+/// A merchant's reply to a record, as the public sees it (marked as the merchant's words).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicReply {
+    pub reply: String,
+    /// The day of the reply's last change (China time).
+    pub date: NaiveDate,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +53,8 @@ pub struct PublicCreditRecord {
     pub decided_on: NaiveDate,
     pub summary: String,
     pub publicity_until: Option<NaiveDate>,
+    /// The merchant's reply, in its own words.
+    pub reply: Option<PublicReply>,
 }
 
 impl From<CreditRecordRow> for PublicCreditRecord {
@@ -54,6 +66,7 @@ impl From<CreditRecordRow> for PublicCreditRecord {
             decided_on: r.decided_on,
             summary: r.summary,
             publicity_until: r.publicity_until,
+            reply: None,
         }
     }
 }
@@ -153,7 +166,17 @@ pub fn build(
         overdue,
         stats,
         warnings,
+        replies,
     } = facts;
+    let reply_of = |kind: &str, id: i64| {
+        replies
+            .iter()
+            .find(|r| r.record_kind == kind && r.record_id == id)
+            .map(|r| PublicReply {
+                reply: r.body.clone(),
+                date: crate::domain::time::china_date(r.updated_at),
+            })
+    };
     let assessment = db::merchants::assess_rows(&credit, &inspections, overdue, today);
     let (received, resolved, oldest) = stats;
     inspections.truncate(5);
@@ -242,6 +265,7 @@ pub fn build(
         inspections: inspections
             .into_iter()
             .map(|i| PublicInspection {
+                reply: reply_of("inspection", i.id),
                 kind: i.kind,
                 inspected_on: i.inspected_on,
                 department: i.department,
@@ -253,7 +277,13 @@ pub fn build(
         credit_records: credit
             .into_iter()
             .take(db::merchants::RECORDS_SHOWN as usize)
-            .map(PublicCreditRecord::from)
+            .map(|r| {
+                let reply = reply_of("credit_record", r.id);
+                PublicCreditRecord {
+                    reply,
+                    ..PublicCreditRecord::from(r)
+                }
+            })
             .collect(),
         pledges,
         storefront: storefront.map(|p| Thumbnail {

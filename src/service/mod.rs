@@ -14,6 +14,7 @@ pub mod note_templates;
 pub mod paging;
 pub mod photos;
 pub mod records;
+pub mod replies;
 pub mod sessions;
 pub mod settings;
 pub mod shops;

@@ -25,6 +25,7 @@ mod page_cache;
 mod pages;
 mod qrcodes;
 mod records;
+mod replies;
 mod rights;
 mod schemathesis;
 mod shop_page;

@@ -13,6 +13,7 @@ pub mod paging {
 pub mod photos;
 pub mod qrcodes;
 pub mod regions;
+pub mod replies;
 pub mod settings;
 pub mod stats;
 pub mod users;

@@ -38,6 +38,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}", web::post().to(edit))
         .route("/merchants/{id}/photos", web::post().to(add_photo))
         .route(
+            "/merchants/{id}/replies/{kind}/{record}",
+            web::post().to(put_reply),
+        )
+        .route(
+            "/merchants/{id}/replies/{kind}/{record}/seen",
+            web::post().to(reply_seen),
+        )
+        .route(
+            "/merchants/{id}/replies/{kind}/{record}/hide",
+            web::post().to(hide_reply),
+        )
+        .route(
             "/merchants/{id}/photos/{photo}/delete",
             web::post().to(delete_photo),
         )
@@ -573,11 +585,46 @@ pub struct MerchantPage {
     pub today: String,
     pub code: Option<service::codes::ShopCodeView>,
     pub chart: super::codes::Chart,
+    pub replies: Vec<service::replies::ReplyView>,
+    pub is_owner: bool,
+    /// The reply form that failed: (kind, record id, its state).
+    pub reply_form: Option<(String, i64, FormState)>,
 }
 
 impl MerchantPage {
     pub fn w(&self, prefix: &str, word: &str) -> String {
         self.c.t.w(prefix, word)
+    }
+
+    /// The merchant's reply to record `id` of `kind`, if it has one.
+    pub fn reply_for(&self, kind: &str, id: &i64) -> Option<&service::replies::ReplyView> {
+        self.replies
+            .iter()
+            .find(|r| r.record_kind == kind && r.record_id == *id)
+    }
+
+    /// The reply form of a record: the failed one's state, else the reply as it stands.
+    pub fn reply_state(&self, kind: &str, id: &i64) -> FormState {
+        match &self.reply_form {
+            Some((k, i, f)) if k == kind && i == id => f.clone(),
+            _ => {
+                let mut v = HashMap::new();
+                if let Some(r) = self.reply_for(kind, id) {
+                    v.insert("reply".to_owned(), r.reply.clone());
+                }
+                FormState::with(v)
+            }
+        }
+    }
+
+    /// Whether the owner may still write or change its reply to this record.
+    pub fn reply_editable(&self, kind: &str, id: &i64) -> bool {
+        self.reply_for(kind, id)
+            .is_none_or(|r| !r.seen && !r.hidden)
+    }
+
+    pub fn reply_open(&self, kind: &str, id: &i64) -> bool {
+        matches!(&self.reply_form, Some((k, i, _)) if k == kind && i == id)
     }
 }
 
@@ -593,6 +640,7 @@ struct Forms {
     inspection: FormState,
     credit: FormState,
     photo: FormState,
+    reply: Option<(String, i64, FormState)>,
     open: &'static str,
 }
 
@@ -644,6 +692,9 @@ async fn merchant_page(
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let chart = super::codes::chart(&scans, service::today(), 30);
+    let replies = service::replies::list(state, c.user(), id)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let reasons = m
         .grade_reasons
         .iter()
@@ -696,6 +747,9 @@ async fn merchant_page(
         today: service::today().to_string(),
         code,
         chart,
+        replies,
+        is_owner: c.user().merchant_id == Some(id),
+        reply_form: forms.reply,
         m,
     })
 }
@@ -713,6 +767,9 @@ fn flash(c: &Console, done: Option<&str>) -> Option<String> {
                 | "revoked"
                 | "photo"
                 | "photo_deleted"
+                | "reply"
+                | "reply_seen"
+                | "reply_hidden"
         )
     })
     .map(|d| {
@@ -930,4 +987,110 @@ pub async fn delete_photo(
     Ok(see_other(&format!(
         "/console/merchants/{id}?done=photo_deleted#photos"
     )))
+}
+
+/// The merchant's reply to one of its records (textarea `reply`).
+pub async fn put_reply(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(i64, String, i64)>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    let (id, kind, record) = path.into_inner();
+    let r = service::replies::put(
+        &state,
+        c.user(),
+        c.actor(&state, &req),
+        id,
+        &kind,
+        record,
+        form.get("reply"),
+    )
+    .await;
+    reply_result(&state, &c, id, &kind, record, &form, "reply", r).await
+}
+
+pub async fn reply_seen(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(i64, String, i64)>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    let (id, kind, record) = path.into_inner();
+    let r = service::replies::regulate(
+        &state,
+        c.user(),
+        c.actor(&state, &req),
+        id,
+        &kind,
+        record,
+        None,
+    )
+    .await;
+    reply_result(&state, &c, id, &kind, record, &form, "reply_seen", r).await
+}
+
+/// Hides a reply from the public (textarea `reason`).
+pub async fn hide_reply(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(i64, String, i64)>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    let (id, kind, record) = path.into_inner();
+    let r = service::replies::regulate(
+        &state,
+        c.user(),
+        c.actor(&state, &req),
+        id,
+        &kind,
+        record,
+        Some(form.get("reason")),
+    )
+    .await;
+    reply_result(&state, &c, id, &kind, record, &form, "reply_hidden", r).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn reply_result(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    kind: &str,
+    record: i64,
+    form: &FormData,
+    done: &str,
+    result: Result<service::replies::ReplyView, AppError>,
+) -> ConsoleResult {
+    let anchor = if kind == "inspection" {
+        "inspection"
+    } else {
+        "credit"
+    };
+    let errors = match result {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/console/merchants/{id}?done={done}#{anchor}"
+            )))
+        }
+        Err(AppError::Validation(errors)) => errors,
+        Err(AppError::Conflict { code, detail }) => {
+            vec![crate::domain::FieldError::new("reply", code, detail)]
+        }
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    let forms = Forms {
+        reply: Some((
+            kind.to_owned(),
+            record,
+            FormState::failed(form, c.lang, &errors),
+        )),
+        ..Forms::default()
+    };
+    Ok(unprocessable(
+        merchant_page(state, c, id, forms, None).await?,
+    ))
 }
