@@ -20,7 +20,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; }
 trap cleanup EXIT
 PORT=18097
 start() {
-  DATABASE_URL=$URL BIND=127.0.0.1:$PORT WORKERS=2 JWT_SECRET=bench-secret-bench-secret-bench-secret \
+  DATABASE_URL=$URL BIND=127.0.0.1:$PORT METRICS_BIND=127.0.0.1:0 WORKERS=2 JWT_SECRET=bench-secret-bench-secret-bench-secret \
     REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} REDIS_PREFIX=benchcon$$: RUST_LOG=warn \
     "$bin" serve --no-migrate >/tmp/ydym-console.log 2>&1 &
   pid=$!
