@@ -98,12 +98,7 @@ pub async fn show(
 ) -> ConsoleResult {
     let c = staff(&state, &req).await?;
     let t = c.words();
-    let page_no = q
-        .page
-        .as_deref()
-        .and_then(|p| p.trim().parse::<i64>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let page_no = super::page_number(q.page.as_deref());
     let input = AuditQuery {
         entity: q.entity.clone(),
         entity_id: q.entity_id.clone(),
@@ -137,16 +132,7 @@ pub async fn show(
         ),
         Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
     };
-    let link = |p: i64| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &form.values {
-            if !v.is_empty() {
-                s.append_pair(k, v);
-            }
-        }
-        s.append_pair("page", &p.to_string());
-        format!("/console/audit?{}", s.finish())
-    };
+    let link = |p: i64| super::page_link("/console/audit", &form.values, &[], p);
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let failed = !form.errors.is_empty();
     let body = html(&AuditPage {

@@ -8,8 +8,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{page, posted, see_other, staff, Chrome, ConsoleError, ConsoleResult};
-use crate::db;
-use crate::error::AppError;
 use crate::service;
 use crate::service::codes::ScanStats;
 use crate::state::AppState;
@@ -175,20 +173,12 @@ pub async fn codes_page(
     q: web::Query<Done>,
 ) -> ConsoleResult {
     let c = staff(&state, &req).await?;
-    let regions = {
-        let mut conn = state.pool.get().await.map_err(AppError::from)?;
-        db::regions::list(&mut conn).await?
-    };
-    let counties = regions
+    let counties = super::region_options(&state, &c)
+        .await?
         .into_iter()
-        .filter(|r| {
-            crate::domain::region::RegionCode::parse(&r.code)
-                .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
-                .unwrap_or(false)
-        })
-        .map(|r| CountyRow {
-            code: r.code,
-            name: r.name,
+        .map(|(code, label)| CountyRow {
+            name: label.trim_start_matches(code.as_str()).trim().to_owned(),
+            code,
         })
         .collect();
     let flash = match (q.issued, &q.region) {

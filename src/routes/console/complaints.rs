@@ -117,12 +117,7 @@ pub async fn queue(
 ) -> ConsoleResult {
     let c = signed_in(&state, &req).await?;
     let t = c.words();
-    let page_no = q
-        .page
-        .as_deref()
-        .and_then(|p| p.trim().parse::<i64>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let page_no = super::page_number(q.page.as_deref());
     let filter = QueueFilter {
         status: q.status.clone(),
         region: q.region.clone(),
@@ -189,16 +184,7 @@ pub async fn queue(
         })
         .collect();
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |p: i64| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &form.values {
-            if !v.is_empty() {
-                s.append_pair(k, v);
-            }
-        }
-        s.append_pair("page", &p.to_string());
-        format!("/console/complaints?{}", s.finish())
-    };
+    let link = |p: i64| super::page_link("/console/complaints", &form.values, &[], p);
     let failed = !form.errors.is_empty();
     let body = html(&QueuePage {
         c: c.chrome(&state, "complaints"),
@@ -502,19 +488,7 @@ async fn templates_page(
     let rows = service::note_templates::list(state, c.user())
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
-    let regions = {
-        let mut conn = state.pool.get().await.map_err(AppError::from)?;
-        crate::db::regions::list(&mut conn)
-            .await?
-            .into_iter()
-            .filter(|r| {
-                crate::domain::region::RegionCode::parse(&r.code)
-                    .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
-                    .unwrap_or(false)
-            })
-            .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
-            .collect()
-    };
+    let regions = super::region_options(state, c).await?;
     let mut chrome = c.chrome(state, "complaints");
     chrome.flash = flash;
     html(&TemplatesPage {

@@ -12,7 +12,6 @@ use super::{
     html, posted, see_other, signed_in, staff, unprocessable, Chrome, Console, ConsoleError,
     ConsoleResult, FormData, FormState,
 };
-use crate::db;
 use crate::db::merchants::{CreditRecordRow, InspectionRow};
 use crate::domain::merchant::{
     Category, CreditKind, InspectionKind, InspectionResult, LicenceKind, Status,
@@ -73,21 +72,6 @@ fn words<T: Copy>(t: &Words, all: &[T], prefix: &str, word: fn(T) -> &'static st
         .collect()
 }
 
-/// The regions a caller may file merchants under (its jurisdiction's counties).
-async fn region_options(state: &AppState, c: &Console) -> ConsoleResult<Options> {
-    let mut conn = state.pool.get().await.map_err(AppError::from)?;
-    let regions = db::regions::list(&mut conn).await?;
-    Ok(regions
-        .into_iter()
-        .filter(|r| {
-            crate::domain::region::RegionCode::parse(&r.code)
-                .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
-                .unwrap_or(false)
-        })
-        .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
-        .collect())
-}
-
 fn local_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&china_offset())
         .format("%Y-%m-%d %H:%M")
@@ -146,12 +130,7 @@ pub async fn list(
 ) -> ConsoleResult {
     let c = staff(&state, &req).await?;
     let t = c.words();
-    let page_no = q
-        .page
-        .as_deref()
-        .and_then(|p| p.trim().parse::<i64>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let page_no = super::page_number(q.page.as_deref());
     let attention_word = q.attention.clone().filter(|a| !a.is_empty());
     let filter = service::merchants::ListFilter {
         region: q.region.clone(),
@@ -190,19 +169,11 @@ pub async fn list(
     };
     let (items, total) = result.map(|p| (p.items, p.total)).unwrap_or_default();
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let link = |p: i64| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &form.values {
-            if !v.is_empty() {
-                s.append_pair(k, v);
-            }
-        }
-        if let Some(a) = &attention_word {
-            s.append_pair("attention", a);
-        }
-        s.append_pair("page", &p.to_string());
-        format!("/console/merchants?{}", s.finish())
-    };
+    let extra: Vec<(&str, &str)> = attention_word
+        .as_deref()
+        .map(|a| vec![("attention", a)])
+        .unwrap_or_default();
+    let link = |p: i64| super::page_link("/console/merchants", &form.values, &extra, p);
     let failed = !form.errors.is_empty();
     let body = html(&ListPage {
         c: c.chrome(&state, "merchants"),
@@ -210,7 +181,7 @@ pub async fn list(
         total,
         page: page_no,
         pages,
-        regions: region_options(&state, &c).await?,
+        regions: super::region_options(&state, &c).await?,
         categories: words(&t, Category::ALL, "category", Category::as_str),
         statuses: words(&t, Status::ALL, "status", Status::as_str),
         grades: ["A", "B", "C", "D"]
@@ -316,7 +287,7 @@ async fn form_page(
         merchant,
         full,
         regions: if full {
-            region_options(state, c).await?
+            super::region_options(state, c).await?
         } else {
             vec![]
         },

@@ -241,6 +241,50 @@ impl Console {
     }
 }
 
+/// The regions of the caller's jurisdiction, as `(code, "code name")` options of a select.
+pub async fn region_options(state: &AppState, c: &Console) -> ConsoleResult<Vec<(String, String)>> {
+    let mut conn = state.pool.get().await.map_err(AppError::from)?;
+    let regions = crate::db::regions::list(&mut conn).await?;
+    Ok(regions
+        .into_iter()
+        .filter(|r| {
+            crate::domain::region::RegionCode::parse(&r.code)
+                .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
+                .unwrap_or(false)
+        })
+        .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
+        .collect())
+}
+
+/// A list's page number from `?page=` (1 when absent or not a number).
+pub fn page_number(raw: Option<&str>) -> i64 {
+    raw.and_then(|p| p.trim().parse::<i64>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// A list's link to page `page`, keeping its filters (blank ones left out) and `extra` pairs.
+pub fn page_link(
+    base: &str,
+    filters: &HashMap<String, String>,
+    extra: &[(&str, &str)],
+    page: i64,
+) -> String {
+    let mut keys: Vec<&String> = filters.keys().collect();
+    keys.sort();
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for k in keys {
+        if !filters[k].is_empty() {
+            s.append_pair(k, &filters[k]);
+        }
+    }
+    for (k, v) in extra {
+        s.append_pair(k, v);
+    }
+    s.append_pair("page", &page.to_string());
+    format!("{base}?{}", s.finish())
+}
+
 /// The signed-in caller, or a redirect to the login page that comes back here.
 pub async fn signed_in(state: &AppState, req: &HttpRequest) -> ConsoleResult<Console> {
     let lang = language(req);

@@ -170,19 +170,7 @@ pub async fn show(
         }
         s.finish()
     };
-    let regions = {
-        let mut conn = state.pool.get().await.map_err(AppError::from)?;
-        crate::db::regions::list(&mut conn)
-            .await?
-            .into_iter()
-            .filter(|r| {
-                crate::domain::region::RegionCode::parse(&r.code)
-                    .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
-                    .unwrap_or(false)
-            })
-            .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
-            .collect()
-    };
+    let regions = super::region_options(&state, &c).await?;
     let failed = report.is_none();
     let body = html(&StatsPage {
         c: c.chrome(&state, "stats"),

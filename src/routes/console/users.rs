@@ -47,20 +47,6 @@ pub struct ListParams {
     done: Option<String>,
 }
 
-async fn regions(state: &AppState, c: &Console) -> ConsoleResult<Vec<(String, String)>> {
-    let mut conn = state.pool.get().await.map_err(AppError::from)?;
-    Ok(crate::db::regions::list(&mut conn)
-        .await?
-        .into_iter()
-        .filter(|r| {
-            crate::domain::region::RegionCode::parse(&r.code)
-                .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
-                .unwrap_or(false)
-        })
-        .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
-        .collect())
-}
-
 async fn list_page(
     state: &AppState,
     c: &Console,
@@ -112,7 +98,7 @@ async fn list_page(
         items: page.items,
         total: page.total,
         roles,
-        regions: regions(state, c).await?,
+        regions: super::region_options(state, c).await?,
         is_admin,
     })
 }

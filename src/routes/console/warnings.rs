@@ -41,19 +41,7 @@ async fn render(
     let rows = service::warnings::list(state, c.user())
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
-    let regions = {
-        let mut conn = state.pool.get().await.map_err(AppError::from)?;
-        crate::db::regions::list(&mut conn)
-            .await?
-            .into_iter()
-            .filter(|r| {
-                crate::domain::region::RegionCode::parse(&r.code)
-                    .map(|code| crate::auth::policy::in_jurisdiction(c.user(), &code))
-                    .unwrap_or(false)
-            })
-            .map(|r| (r.code.clone(), format!("{} {}", r.code, r.name)))
-            .collect()
-    };
+    let regions = super::region_options(state, c).await?;
     let mut chrome = c.chrome(state, "warnings");
     chrome.flash = flash;
     html(&WarningsPage {
