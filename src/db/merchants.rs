@@ -368,6 +368,7 @@ fn filtered(f: &MerchantFilter) -> merchants::BoxedQuery<'static, Pg> {
                 .filter(diesel::dsl::not(diesel::dsl::exists(
                     inspections::table
                         .filter(inspections::merchant_id.eq(merchants::id))
+                        .filter(inspections::withdrawn_at.is_null())
                         .filter(inspections::inspected_on.ge(since)),
                 )));
         }
@@ -530,6 +531,7 @@ pub async fn inspections_of(
 ) -> QueryResult<Vec<InspectionRow>> {
     inspections::table
         .filter(inspections::merchant_id.eq(merchant_id))
+        .filter(inspections::withdrawn_at.is_null())
         .order((inspections::inspected_on.desc(), inspections::id.desc()))
         .limit(limit)
         .select(InspectionRow::as_select())
@@ -550,7 +552,7 @@ pub async fn credit_records_of(
         .filter(credit_records::merchant_id.eq(merchant_id))
         .into_boxed();
     if let Some(day) = current_on {
-        q = q.filter(
+        q = q.filter(credit_records::withdrawn_at.is_null()).filter(
             credit_records::publicity_until
                 .is_null()
                 .or(credit_records::publicity_until.ge(day)),
@@ -595,6 +597,7 @@ pub async fn assess(
     let since = today - chrono::Days::new(grade::RECENT_DAYS + 1);
     let recent: Vec<InspectionRow> = inspections::table
         .filter(inspections::merchant_id.eq(merchant_id))
+        .filter(inspections::withdrawn_at.is_null())
         .filter(inspections::inspected_on.gt(since))
         .select(InspectionRow::as_select())
         .load(conn)
@@ -954,6 +957,8 @@ pub struct ScanPageFacts {
     pub warnings: Vec<super::complaints::WarningRow>,
     /// The merchant's replies to its records that the public sees.
     pub replies: Vec<super::replies::ReplyRow>,
+    /// Records under an open objection: (kind, id).
+    pub objected: Vec<(String, i64)>,
 }
 
 pub async fn scan_page_facts(
@@ -973,8 +978,10 @@ pub async fn scan_page_facts(
     let mut c6 = shared;
     let mut c7 = shared;
     let mut c8 = shared;
+    let mut c9 = shared;
     let credit = credit_records::table
         .filter(credit_records::merchant_id.eq(m.id))
+        .filter(credit_records::withdrawn_at.is_null())
         .filter(
             credit_records::publicity_until
                 .is_null()
@@ -985,6 +992,7 @@ pub async fn scan_page_facts(
         .load::<CreditRecordRow>(&mut c1);
     let insp = inspections::table
         .filter(inspections::merchant_id.eq(m.id))
+        .filter(inspections::withdrawn_at.is_null())
         .order((inspections::inspected_on.desc(), inspections::id.desc()))
         .limit(INSPECTIONS_LOADED)
         .select(InspectionRow::as_select())
@@ -1021,16 +1029,19 @@ pub async fn scan_page_facts(
         }
     };
     let replies = super::replies::public_of(&mut c8, m.id);
-    let (credit, inspections, licences, storefront, overdue, stats, warnings, replies) = futures_util::try_join!(
-        credit,
-        insp,
-        lic,
-        async { photo.await.optional() },
-        overdue,
-        stats,
-        warnings,
-        replies
-    )?;
+    let objected = super::objections::open_of(&mut c9, m.id);
+    let (credit, inspections, licences, storefront, overdue, stats, warnings, replies, objected) =
+        futures_util::try_join!(
+            credit,
+            insp,
+            lic,
+            async { photo.await.optional() },
+            overdue,
+            stats,
+            warnings,
+            replies,
+            objected
+        )?;
     Ok(ScanPageFacts {
         credit,
         inspections,
@@ -1040,5 +1051,6 @@ pub async fn scan_page_facts(
         stats,
         warnings,
         replies,
+        objected,
     })
 }

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod complaints;
 pub mod merchants;
 pub mod migrations;
+pub mod objections;
 pub mod regions;
 pub mod replies;
 pub mod schema;

@@ -137,6 +137,7 @@ diesel::table! {
         summary -> Text,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        withdrawn_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -152,6 +153,7 @@ diesel::table! {
         publicity_until -> Nullable<Date>,
         created_by -> Nullable<Int8>,
         created_at -> Timestamptz,
+        withdrawn_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -287,6 +289,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    objections (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        record_kind -> Text,
+        record_id -> Int8,
+        reason -> Text,
+        status -> Text,
+        filed_by -> Nullable<Int8>,
+        filed_at -> Timestamptz,
+        deadline -> Date,
+        decided_by -> Nullable<Int8>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_note -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(console_sessions -> users (user_id));
 diesel::joinable!(console_uploads -> console_sessions (session_hash));
@@ -295,6 +314,7 @@ diesel::joinable!(licences -> merchants (merchant_id));
 diesel::joinable!(inspections -> merchants (merchant_id));
 diesel::joinable!(credit_records -> merchants (merchant_id));
 diesel::joinable!(photos -> merchants (merchant_id));
+diesel::joinable!(objections -> merchants (merchant_id));
 diesel::joinable!(record_replies -> merchants (merchant_id));
 diesel::joinable!(shop_codes -> merchants (merchant_id));
 diesel::joinable!(scan_counts -> shop_codes (code));
@@ -317,6 +337,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     licences,
     merchants,
     note_templates,
+    objections,
     photos,
     record_replies,
     scan_counts,

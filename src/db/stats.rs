@@ -150,6 +150,7 @@ pub async fn inspections(
                 count(*) FILTER (WHERE i.result = 'rectify') AS rectify \
          FROM inspections i JOIN merchants m ON m.id = i.merchant_id \
          WHERE m.region_code = ANY($1) AND i.inspected_on BETWEEN $2 AND $3 \
+           AND i.withdrawn_at IS NULL \
          GROUP BY 1",
     )
     .bind::<Array<Text>, _>(regions)

@@ -35,6 +35,8 @@ pub struct PublicInspection {
     pub summary: String,
     /// The merchant's reply, in its own words.
     pub reply: Option<PublicReply>,
+    /// The merchant has objected to this record and a regulator is checking it.
+    pub under_objection: bool,
 }
 
 /// A merchant's reply to a record, as the public sees it (marked as the merchant's words).
@@ -55,6 +57,8 @@ pub struct PublicCreditRecord {
     pub publicity_until: Option<NaiveDate>,
     /// The merchant's reply, in its own words.
     pub reply: Option<PublicReply>,
+    /// The merchant has objected to this record and a regulator is checking it.
+    pub under_objection: bool,
 }
 
 impl From<CreditRecordRow> for PublicCreditRecord {
@@ -67,6 +71,7 @@ impl From<CreditRecordRow> for PublicCreditRecord {
             summary: r.summary,
             publicity_until: r.publicity_until,
             reply: None,
+            under_objection: false,
         }
     }
 }
@@ -167,7 +172,9 @@ pub fn build(
         stats,
         warnings,
         replies,
+        objected,
     } = facts;
+    let objected_to = |kind: &str, id: i64| objected.iter().any(|(k, i)| k == kind && *i == id);
     let reply_of = |kind: &str, id: i64| {
         replies
             .iter()
@@ -266,6 +273,7 @@ pub fn build(
             .into_iter()
             .map(|i| PublicInspection {
                 reply: reply_of("inspection", i.id),
+                under_objection: objected_to("inspection", i.id),
                 kind: i.kind,
                 inspected_on: i.inspected_on,
                 department: i.department,
@@ -279,8 +287,10 @@ pub fn build(
             .take(db::merchants::RECORDS_SHOWN as usize)
             .map(|r| {
                 let reply = reply_of("credit_record", r.id);
+                let under_objection = objected_to("credit_record", r.id);
                 PublicCreditRecord {
                     reply,
+                    under_objection,
                     ..PublicCreditRecord::from(r)
                 }
             })

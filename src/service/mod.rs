@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod imports;
 pub mod merchants;
 pub mod note_templates;
+pub mod objections;
 pub mod paging;
 pub mod photos;
 pub mod records;

@@ -19,6 +19,7 @@ mod helpers;
 mod imports;
 mod merchants;
 mod migrations;
+mod objections;
 mod openapi;
 mod ops;
 mod page_cache;

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod complaints;
 pub mod imports;
 pub mod merchants;
+pub mod objections;
 /// Paging moved with the use cases that page (`service::paging`); the API names it here.
 pub mod paging {
     pub use crate::service::paging::*;

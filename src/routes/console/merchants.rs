@@ -36,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}/edit", web::post().to(edit))
         .route("/merchants/{id}", web::post().to(edit))
         .route("/merchants/{id}/photos", web::post().to(add_photo))
+        .route("/merchants/{id}/objections", web::post().to(file_objection))
         .route(
             "/merchants/{id}/replies/{kind}/{record}",
             web::post().to(put_reply),
@@ -560,6 +561,10 @@ pub struct MerchantPage {
     pub is_owner: bool,
     /// The reply form that failed: (kind, record id, its state).
     pub reply_form: Option<(String, i64, FormState)>,
+    /// The shop's objections, newest first.
+    pub objections: Vec<service::objections::ObjectionView>,
+    /// The objection form that failed: (kind, record id, its state).
+    pub objection_form: Option<(String, i64, FormState)>,
 }
 
 impl MerchantPage {
@@ -588,6 +593,28 @@ impl MerchantPage {
         }
     }
 
+    /// The newest objection to record `id` of `kind`, if any.
+    pub fn objection_for(
+        &self,
+        kind: &str,
+        id: &i64,
+    ) -> Option<&service::objections::ObjectionView> {
+        self.objections
+            .iter()
+            .find(|o| o.record_kind == kind && o.record_id == *id)
+    }
+
+    pub fn objection_state(&self, kind: &str, id: &i64) -> FormState {
+        match &self.objection_form {
+            Some((k, i, f)) if k == kind && i == id => f.clone(),
+            _ => FormState::default(),
+        }
+    }
+
+    pub fn objection_open(&self, kind: &str, id: &i64) -> bool {
+        matches!(&self.objection_form, Some((k, i, _)) if k == kind && i == id)
+    }
+
     /// Whether the owner may still write or change its reply to this record.
     pub fn reply_editable(&self, kind: &str, id: &i64) -> bool {
         self.reply_for(kind, id)
@@ -612,6 +639,7 @@ struct Forms {
     credit: FormState,
     photo: FormState,
     reply: Option<(String, i64, FormState)>,
+    objection: Option<(String, i64, FormState)>,
     open: &'static str,
 }
 
@@ -664,6 +692,9 @@ async fn merchant_page(
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let chart = super::codes::chart(&scans, service::today(), 30);
     let replies = service::replies::list(state, c.user(), id)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    let objections = service::objections::of_merchant(state, c.user(), id)
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let reasons = m
@@ -721,6 +752,8 @@ async fn merchant_page(
         replies,
         is_owner: c.user().merchant_id == Some(id),
         reply_form: forms.reply,
+        objections,
+        objection_form: forms.objection,
         m,
     })
 }
@@ -741,6 +774,7 @@ fn flash(c: &Console, done: Option<&str>) -> Option<String> {
                 | "reply"
                 | "reply_seen"
                 | "reply_hidden"
+                | "objection"
         )
     })
     .map(|d| {
@@ -1063,5 +1097,52 @@ async fn reply_result(
     };
     Ok(unprocessable(
         merchant_page(state, c, id, forms, None).await?,
+    ))
+}
+
+/// The owner objects to one of its records (textarea `reason`).
+pub async fn file_objection(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    let id = path.into_inner();
+    let kind = form.get("record_kind").trim().to_owned();
+    let record = form.get("record_id").trim().parse::<i64>().unwrap_or(0);
+    let r = service::objections::file(
+        &state,
+        c.user(),
+        c.actor(&state, &req),
+        id,
+        &kind,
+        record,
+        form.get("reason"),
+    )
+    .await;
+    let anchor = if kind == "inspection" {
+        "inspection"
+    } else {
+        "credit"
+    };
+    let errors = match r {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/console/merchants/{id}?done=objection#{anchor}"
+            )))
+        }
+        Err(AppError::Validation(errors)) => errors,
+        Err(AppError::Conflict { code, detail }) => {
+            vec![crate::domain::FieldError::new("reason", code, detail)]
+        }
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    let forms = Forms {
+        objection: Some((kind, record, FormState::failed(&form, c.lang, &errors))),
+        ..Forms::default()
+    };
+    Ok(unprocessable(
+        merchant_page(&state, &c, id, forms, None).await?,
     ))
 }

@@ -38,6 +38,7 @@ pub mod complaints;
 pub mod home;
 pub mod imports;
 pub mod merchants;
+pub mod objections;
 pub mod settings;
 pub mod stats;
 pub mod users;
@@ -637,6 +638,7 @@ impl Chrome {
                 ("home", "/console/"),
                 ("merchants", "/console/merchants"),
                 ("complaints", "/console/complaints"),
+                ("objections", "/console/objections"),
                 ("imports", "/console/imports"),
                 ("codes", "/console/codes"),
                 ("warnings", "/console/warnings"),
@@ -649,6 +651,7 @@ impl Chrome {
                 ("home", "/console/"),
                 ("merchants", "/console/merchants"),
                 ("complaints", "/console/complaints"),
+                ("objections", "/console/objections"),
                 ("imports", "/console/imports"),
                 ("codes", "/console/codes"),
                 ("warnings", "/console/warnings"),
@@ -765,6 +768,7 @@ pub fn scope() -> actix_web::Scope<
         .route("", web::get().to(home::bare))
         .configure(codes::routes)
         .configure(merchants::routes)
+        .configure(objections::routes)
         .configure(complaints::routes)
         .configure(imports::routes)
         .configure(settings::routes)

@@ -1,0 +1,3 @@
+ALTER TABLE credit_records DROP COLUMN withdrawn_at;
+ALTER TABLE inspections DROP COLUMN withdrawn_at;
+DROP TABLE objections;
