@@ -8,6 +8,7 @@ pub mod merchants;
 pub mod migrations;
 pub mod objections;
 pub mod regions;
+pub mod repairs;
 pub mod replies;
 pub mod schema;
 pub mod sessions;

@@ -306,6 +306,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    credit_repair_rules (kind) {
+        kind -> Text,
+        min_days_in_publicity -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_repairs (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        record_id -> Int8,
+        statement -> Text,
+        status -> Text,
+        filed_by -> Nullable<Int8>,
+        filed_at -> Timestamptz,
+        deadline -> Date,
+        decided_by -> Nullable<Int8>,
+        decided_at -> Nullable<Timestamptz>,
+        decision_note -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(console_sessions -> users (user_id));
 diesel::joinable!(console_uploads -> console_sessions (session_hash));
@@ -314,6 +338,7 @@ diesel::joinable!(licences -> merchants (merchant_id));
 diesel::joinable!(inspections -> merchants (merchant_id));
 diesel::joinable!(credit_records -> merchants (merchant_id));
 diesel::joinable!(photos -> merchants (merchant_id));
+diesel::joinable!(credit_repairs -> merchants (merchant_id));
 diesel::joinable!(objections -> merchants (merchant_id));
 diesel::joinable!(record_replies -> merchants (merchant_id));
 diesel::joinable!(shop_codes -> merchants (merchant_id));
@@ -333,6 +358,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     console_sessions,
     console_uploads,
     credit_records,
+    credit_repair_rules,
+    credit_repairs,
     inspections,
     licences,
     merchants,

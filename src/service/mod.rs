@@ -15,6 +15,7 @@ pub mod objections;
 pub mod paging;
 pub mod photos;
 pub mod records;
+pub mod repairs;
 pub mod replies;
 pub mod sessions;
 pub mod settings;

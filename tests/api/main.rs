@@ -26,6 +26,7 @@ mod page_cache;
 mod pages;
 mod qrcodes;
 mod records;
+mod repairs;
 mod replies;
 mod rights;
 mod schemathesis;

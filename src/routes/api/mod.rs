@@ -14,6 +14,7 @@ pub mod paging {
 pub mod photos;
 pub mod qrcodes;
 pub mod regions;
+pub mod repairs;
 pub mod replies;
 pub mod settings;
 pub mod stats;

@@ -38,6 +38,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/merchants/{id}/photos", web::post().to(add_photo))
         .route("/merchants/{id}/objections", web::post().to(file_objection))
         .route(
+            "/merchants/{id}/credit-repairs",
+            web::post().to(apply_repair),
+        )
+        .route(
             "/merchants/{id}/replies/{kind}/{record}",
             web::post().to(put_reply),
         )
@@ -565,6 +569,10 @@ pub struct MerchantPage {
     pub objections: Vec<service::objections::ObjectionView>,
     /// The objection form that failed: (kind, record id, its state).
     pub objection_form: Option<(String, i64, FormState)>,
+    /// The shop's credit-repair applications, newest first.
+    pub repairs: Vec<service::repairs::RepairView>,
+    /// The repair form that failed: (record id, its state).
+    pub repair_form: Option<(i64, FormState)>,
 }
 
 impl MerchantPage {
@@ -604,6 +612,18 @@ impl MerchantPage {
             .find(|o| o.record_kind == kind && o.record_id == *id)
     }
 
+    /// The newest repair application for credit record `id`, if any.
+    pub fn repair_for(&self, id: &i64) -> Option<&service::repairs::RepairView> {
+        self.repairs.iter().find(|r| r.record_id == *id)
+    }
+
+    pub fn repair_state(&self, id: &i64) -> FormState {
+        match &self.repair_form {
+            Some((i, f)) if i == id => f.clone(),
+            _ => FormState::default(),
+        }
+    }
+
     pub fn objection_state(&self, kind: &str, id: &i64) -> FormState {
         match &self.objection_form {
             Some((k, i, f)) if k == kind && i == id => f.clone(),
@@ -640,6 +660,7 @@ struct Forms {
     photo: FormState,
     reply: Option<(String, i64, FormState)>,
     objection: Option<(String, i64, FormState)>,
+    repair: Option<(i64, FormState)>,
     open: &'static str,
 }
 
@@ -695,6 +716,9 @@ async fn merchant_page(
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let objections = service::objections::of_merchant(state, c.user(), id)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    let repairs = service::repairs::of_merchant(state, c.user(), id)
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let reasons = m
@@ -754,6 +778,8 @@ async fn merchant_page(
         reply_form: forms.reply,
         objections,
         objection_form: forms.objection,
+        repairs,
+        repair_form: forms.repair,
         m,
     })
 }
@@ -775,6 +801,7 @@ fn flash(c: &Console, done: Option<&str>) -> Option<String> {
                 | "reply_seen"
                 | "reply_hidden"
                 | "objection"
+                | "repair"
         )
     })
     .map(|d| {
@@ -1140,6 +1167,52 @@ pub async fn file_objection(
     };
     let forms = Forms {
         objection: Some((kind, record, FormState::failed(&form, c.lang, &errors))),
+        ..Forms::default()
+    };
+    Ok(unprocessable(
+        merchant_page(&state, &c, id, forms, None).await?,
+    ))
+}
+
+/// The owner applies for credit repair of a credit record (textarea `reason`).
+pub async fn apply_repair(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<i64>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    let id = path.into_inner();
+    let record = form.get("record_id").trim().parse::<i64>().unwrap_or(0);
+    let r = service::repairs::apply(
+        &state,
+        c.user(),
+        c.actor(&state, &req),
+        id,
+        record,
+        form.get("reason"),
+    )
+    .await;
+    let errors = match r {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/console/merchants/{id}?done=repair#credit"
+            )))
+        }
+        Err(AppError::Validation(errors)) => errors
+            .into_iter()
+            .map(|e| crate::domain::FieldError {
+                field: "reason".into(),
+                ..e
+            })
+            .collect(),
+        Err(AppError::Conflict { code, detail }) => {
+            vec![crate::domain::FieldError::new("reason", code, detail)]
+        }
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    let forms = Forms {
+        repair: Some((record, FormState::failed(&form, c.lang, &errors))),
         ..Forms::default()
     };
     Ok(unprocessable(

@@ -23,7 +23,11 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))
         .route("/settings/calendar", web::post().to(put_calendar))
-        .route("/settings/rules", web::post().to(put_rule));
+        .route("/settings/rules", web::post().to(put_rule))
+        .route(
+            "/settings/credit-repair/{kind}",
+            web::post().to(put_repair_rule),
+        );
 }
 
 #[derive(Template)]
@@ -34,6 +38,7 @@ pub struct SettingsPage {
     pub calendar: FormState,
     pub rule: FormState,
     pub rules: Vec<DeadlineRule>,
+    pub repair_rules: Vec<crate::db::repairs::RepairRule>,
 }
 
 #[derive(Deserialize)]
@@ -79,9 +84,13 @@ async fn render(
     let rules = service::settings::deadline_rules(state, c.user())
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    let repair_rules = service::repairs::rules(state)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let mut chrome = c.chrome(state, "settings");
     chrome.flash = flash;
     html(&SettingsPage {
+        repair_rules,
         c: chrome,
         year,
         calendar,
@@ -109,7 +118,7 @@ pub async fn show(
     let flash = q
         .done
         .as_deref()
-        .filter(|d| matches!(*d, "calendar" | "rule"))
+        .filter(|d| matches!(*d, "calendar" | "rule" | "repair"))
         .map(|d| {
             c.words()
                 .s(&format!("console.settings.done.{d}"))
@@ -231,6 +240,33 @@ pub async fn put_rule(
     };
     match result {
         Ok(()) => Ok(see_other("/console/settings?done=rule")),
+        Err(AppError::Validation(errors)) => {
+            let fs = FormState::failed(&form, c.lang, &errors);
+            let body = render(&state, &c, service::today().year(), None, fs, None).await?;
+            Ok(unprocessable(body))
+        }
+        Err(e) => Err(ConsoleError::from(e).in_lang(c.lang)),
+    }
+}
+
+/// Sets a kind's minimum days in publicity before credit repair (`min_days_in_publicity`).
+pub async fn put_repair_rule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    if policy::administer(c.user()).check().is_err() {
+        return Err(ConsoleError::NotFound(c.lang));
+    }
+    let days = form
+        .get("min_days_in_publicity")
+        .trim()
+        .parse::<i32>()
+        .unwrap_or(-1);
+    match service::repairs::set_rule(&state, c.user(), c.actor(&state, &req), &path, days).await {
+        Ok(_) => Ok(see_other("/console/settings?done=repair")),
         Err(AppError::Validation(errors)) => {
             let fs = FormState::failed(&form, c.lang, &errors);
             let body = render(&state, &c, service::today().year(), None, fs, None).await?;

@@ -1,0 +1,2 @@
+DROP TABLE credit_repairs;
+DROP TABLE credit_repair_rules;
