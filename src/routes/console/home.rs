@@ -31,9 +31,9 @@ pub async fn bare() -> HttpResponse {
 pub async fn home(state: web::Data<AppState>, req: HttpRequest) -> ConsoleResult {
     let c = signed_in(&state, &req).await?;
     if !c.is_staff() {
-        // a merchant's day starts at its own shop
+        // a merchant's day starts at its own shop: the page itself, here
         return match c.user().merchant_id {
-            Some(id) => Ok(see_other(&format!("/console/merchants/{id}"))),
+            Some(id) => super::merchants::own_shop(&state, &c, id).await,
             None => Err(ConsoleError::NotFound(c.lang)),
         };
     }

@@ -831,6 +831,14 @@ pub async fn show(
         .body(body))
 }
 
+/// A merchant's own shop page, as its `/console/` shows it.
+pub async fn own_shop(state: &AppState, c: &Console, id: i64) -> ConsoleResult {
+    let body = merchant_page(state, c, id, Forms::default(), None).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/html; charset=utf-8"))
+        .body(body))
+}
+
 /// A record form's result: 303 back to the page, or the page again (422) with that form open.
 async fn record_result<T>(
     state: &AppState,
