@@ -77,7 +77,7 @@ def main():
             page.click("main button[type=submit]")
             page.wait_for_load_state()
             shoot(page, "merchant-new-errors", width)
-            for name in ("complaints", "imports", "codes", "warnings", "stats", "audit",
+            for name in ("complaints", "objections", "imports", "codes", "warnings", "stats", "audit",
                          "users", "account"):
                 page.goto(BASE + f"/console/{name}")
                 shoot(page, name, width)
