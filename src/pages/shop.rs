@@ -3,6 +3,7 @@
 //! consumers.
 
 use askama::Template;
+use chrono::Datelike;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -142,10 +143,35 @@ pub struct PublicShop {
     pub last_updated: DateTime<Utc>,
     /// No inspection for 24 months.
     pub stale: bool,
+    /// Closed for the season: the month it expects to open again (the next of its opening
+    /// months).
+    pub reopens_in: Option<i16>,
     /// When the content changes by time alone (a licence expires, a publicity period ends,
     /// the grade's recheck day, the listing turns stale): the cache's horizon.
     #[serde(skip)]
     pub changes_at: Option<NaiveDate>,
+}
+
+/// The month a shop closed for the season expects to open again: the first of its opening
+/// months after the current one (wrapping into next year); `None` if it is not closed for the
+/// season or has no opening months.
+pub fn reopening_month(status: &str, opening_months: &[i16], today: NaiveDate) -> Option<i16> {
+    if status != "seasonal_closed" {
+        return None;
+    }
+    let now = i16::try_from(today.month()).unwrap_or(1);
+    opening_months
+        .iter()
+        .copied()
+        .filter(|m| (1..=12).contains(m) && *m > now)
+        .min()
+        .or_else(|| {
+            opening_months
+                .iter()
+                .copied()
+                .filter(|m| (1..=12).contains(m))
+                .min()
+        })
 }
 
 /// What a code leads to.
@@ -195,6 +221,13 @@ pub fn build(
         .first()
         .is_none_or(|i| i.inspected_on < stale_since);
     let next_day = |d: NaiveDate| d.succ_opt().unwrap_or(d);
+    let reopens_in = reopening_month(&m.fields.status, &m.fields.opening_months, today);
+    // the expected reopening month is counted from the current month: it may change on the 1st
+    let next_month = reopens_in.and_then(|_| {
+        today
+            .with_day(1)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+    });
     let changes_at = licences
         .iter()
         .filter_map(|l| l.valid_until.map(next_day))
@@ -211,6 +244,7 @@ pub fn build(
                 .checked_add_months(chrono::Months::new(STALE_MONTHS))
                 .map(next_day)
         }))
+        .chain(next_month)
         .filter(|d| *d > today)
         .min();
     let last_updated = [
@@ -318,6 +352,7 @@ pub fn build(
             .collect(),
         last_updated,
         stale,
+        reopens_in,
         changes_at,
     }
 }
@@ -435,5 +470,24 @@ impl MissingPage {
             "page.cross_site" => "page.cross_site.body",
             _ => "page.not_found.body",
         }
+    }
+}
+
+#[cfg(test)]
+mod reopening_tests {
+    use super::reopening_month;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn the_next_opening_month_wrapping_into_next_year() {
+        let nov = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let months = [5, 6, 7, 8, 9, 10];
+        assert_eq!(reopening_month("seasonal_closed", &months, nov), Some(5));
+        let apr = NaiveDate::from_ymd_opt(2026, 4, 2).unwrap();
+        assert_eq!(reopening_month("seasonal_closed", &months, apr), Some(5));
+        let jul = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        assert_eq!(reopening_month("seasonal_closed", &months, jul), Some(8));
+        assert_eq!(reopening_month("open", &months, nov), None);
+        assert_eq!(reopening_month("seasonal_closed", &[], nov), None);
     }
 }

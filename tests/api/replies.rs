@@ -132,3 +132,31 @@ async fn the_owner_replies_from_the_console_with_a_textarea_named_reply() {
     let public = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     assert!(public.contains("已缴纳罚款并退还多收款项。"));
 }
+
+#[tokio::test]
+async fn a_shop_closed_for_the_season_says_when_it_reopens() {
+    use chrono::Datelike;
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(s.id)).await;
+    let now = yidianyima::service::today().month() as i64;
+    let next = now % 12 + 1;
+    let r = app
+        .patch_as(
+            &owner.token,
+            &format!("/api/v1/merchants/{}", s.id),
+            &json!({"status": "seasonal_closed", "opening_months": [next]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let page = app.get_text(app.url(&format!("/s/{}", s.code))).await;
+    assert!(
+        page.contains(&format!("预计 {next} 月恢复营业")),
+        "the public page says when"
+    );
+    let json: Value = app
+        .get_json(&format!("/api/v1/public/shops/{}", s.code))
+        .await;
+    assert_eq!(json["reopens_in"], next);
+}
