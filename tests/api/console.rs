@@ -588,3 +588,38 @@ async fn sign_out_everywhere_else() {
     assert_eq!(shop_pc.get("/console/account").await.status, 303);
     assert_eq!(phone.get("/console/account").await.status, 200);
 }
+
+#[tokio::test]
+async fn a_merchants_page_and_its_stylesheet_weigh_under_30_kb_gzipped() {
+    let app = spawn_app().await;
+    let m = app.merchant_in("513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(m.id)).await;
+    let b = Browser::signed_in(&app, &owner).await;
+    let cookie = format!("yidianyima_session={}", b.cookie.clone().unwrap());
+    let get = |path: String| {
+        app.client
+            .get(app.url(&path))
+            .header(header::COOKIE, &cookie)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .send()
+    };
+    let page = get("/console/".into()).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()[header::CONTENT_ENCODING], "gzip");
+    let page_bytes = page.bytes().await.unwrap();
+    let html = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(&page_bytes[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let at = html.find("/console/static/console.").unwrap();
+    let href = html[at..at + html[at..].find('"').unwrap()].to_owned();
+    let css = get(href).await.unwrap();
+    assert_eq!(css.headers()[header::CONTENT_ENCODING], "gzip");
+    let css_bytes = css.bytes().await.unwrap();
+    let total = page_bytes.len() + css_bytes.len();
+    assert!(total < 30 * 1024, "{total} bytes gzipped");
+}

@@ -703,14 +703,29 @@ pub fn stylesheet_path() -> &'static str {
     STYLESHEET_PATH.as_str()
 }
 
+/// The stylesheet gzipped once (a phone on shop Wi-Fi fetches it once a release).
+static STYLESHEET_GZ: LazyLock<Vec<u8>> =
+    LazyLock::new(|| crate::cache::pages::gzip_fast(STYLESHEET.as_bytes()).to_vec());
+
 async fn stylesheet(req: HttpRequest) -> HttpResponse {
     if req.path() != stylesheet_path() {
         return HttpResponse::NotFound().finish();
     }
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
+    let gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(STYLESHEET)
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if gzip {
+        r.insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(STYLESHEET_GZ.as_slice())
+    } else {
+        r.body(STYLESHEET)
+    }
 }
 
 /// Console responses are never stored (they carry personal data and CSRF tokens), except the
