@@ -93,6 +93,31 @@ async fn console_journeys_in_a_real_browser() {
     let code: Value = resp.json().await.unwrap();
     let code = code["code"].as_str().unwrap().to_owned();
 
+    // Its owner, and two records about it to answer on a phone: a failed inspection to reply
+    // to, a penalty to object to.
+    let owner = app
+        .user(yidianyima::domain::user::Role::Merchant, &[], Some(shop.id))
+        .await;
+    let today = yidianyima::service::today().to_string();
+    let r = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/inspections", shop.id),
+            &json!({"kind": "routine", "inspected_on": today, "department": "红原县市场监督管理局",
+                    "result": "fail", "summary": "冷柜温度超标"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/credit-records", shop.id),
+            &json!({"kind": "penalty", "department": "红原县市场监督管理局", "decision_no": "红市监罚〔2026〕21号",
+                    "decided_on": today, "summary": "误登记的处罚"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+
     let uscc = uscc_for("513230", 71_001);
     let uscc_nojs = uscc_for("513230", 71_002);
     let imported = [uscc_for("513230", 71_101), uscc_for("513230", 71_102)];
@@ -109,6 +134,9 @@ async fn console_journeys_in_a_real_browser() {
         ("E2E_USCC_NOJS_BAD", wrong_check_char(&uscc_nojs)),
         ("E2E_IMPORT_USCCS", imported.join(",")),
         ("E2E_CODE", code),
+        ("E2E_SHOP_ID", shop.id.to_string()),
+        ("E2E_SHOP_USER", owner.username.clone()),
+        ("E2E_SHOP_PASS", owner.password.clone()),
         ("E2E_TODAY", yidianyima::service::today().to_string()),
         ("E2E_DOWNLOADS", downloads.display().to_string()),
     ];
@@ -173,6 +201,33 @@ async fn console_journeys_in_a_real_browser() {
         .await,
         2,
         "the imported merchants"
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) AS n FROM merchants WHERE id = {} AND opening_hours = '08:30-21:30'",
+            shop.id
+        ))
+        .await,
+        1,
+        "the hours changed on the phone"
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) AS n FROM record_replies WHERE merchant_id = {}",
+            shop.id
+        ))
+        .await,
+        1,
+        "the reply"
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) AS n FROM credit_records WHERE merchant_id = {} AND withdrawn_at IS NOT NULL",
+            shop.id
+        ))
+        .await,
+        1,
+        "the penalty removed after the objection"
     );
 }
 

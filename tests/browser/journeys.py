@@ -256,6 +256,62 @@ def other_county_gets_404(browser, watch, merchant_id):
     ctx.close()
 
 
+# the merchant on a phone ------------------------------------------------------------------------
+def merchant_on_a_phone(browser, watch, reg_page):
+    """Log in with "remember" at 390 px, change the hours, reply to an inspection, object to a
+    penalty; the regulator removes it; each seen on the public page."""
+    code, shop = ENV["E2E_CODE"], ENV["E2E_SHOP_ID"]
+    phone = new_context(browser, watch, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    page.goto("/console/login")
+    page.get_by_label("用户名", exact=True).fill(ENV["E2E_SHOP_USER"])
+    page.get_by_label("密码", exact=True).fill(ENV["E2E_SHOP_PASS"])
+    page.get_by_label("在此设备上保持登录").check()
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{BASE}/console/")
+    session = [c for c in phone.cookies() if c["name"] == "yidianyima_session"]
+    assert session and session[0]["expires"] > time.time() + 29 * 86400, session
+    # nothing wider than the phone
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+
+    page.goto(f"/console/merchants/{shop}/edit")
+    page.get_by_label("营业时间").fill("08:30-21:30")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash")).to_contain_text("已保存")
+
+    page.goto("/console/")
+    page.locator("#inspection summary", has_text="回应此记录").first.click()
+    page.locator("#inspection textarea[name=reply]").first.fill("已当场调整温控，次日复查合格。")
+    page.locator("#inspection form[action*='/replies/inspection/'] button").first.click()
+    expect(page.locator(".flash")).to_contain_text("回应已提交")
+
+    page.locator("#credit summary", has_text="对此记录提出异议").first.click()
+    page.locator("#credit textarea[name=reason]").first.fill("决定书所列为隔壁商铺，非本店。")
+    page.locator("#credit form[action$='/objections'] button").first.click()
+    expect(page.locator(".flash")).to_contain_text("异议已提交")
+
+    public = phone.new_page()
+    public.goto(f"/s/{code}")
+    expect(public.locator("body")).to_contain_text("08:30-21:30")
+    expect(public.locator("body")).to_contain_text("已当场调整温控，次日复查合格。")
+    expect(public.locator("body")).to_contain_text("商户已提出异议，核查中")
+
+    reg_page.goto("/console/objections")
+    card = reg_page.locator("section.card", has_text="决定书所列为隔壁商铺")
+    card.get_by_label("撤下公示（记录有误）").check()
+    card.locator("textarea[name=note]").fill("经核实为登记错误，已撤下。")
+    card.get_by_role("button", name="提交结论").click()
+    expect(reg_page.locator(".flash")).to_contain_text("已撤下公示")
+
+    public.goto(f"/s/{code}?fresh=1")
+    expect(public.locator("body")).not_to_contain_text("误登记的处罚")
+    page.goto("/console/")
+    # the record has left publicity; the shop still sees the decision and why
+    expect(page.locator("#rights")).to_contain_text("经核实为登记错误，已撤下。")
+    phone.close()
+
+
 def main():
     started = time.monotonic()
     failed = []
@@ -324,6 +380,11 @@ def main():
         journey("stats-xlsx", lambda: stats_xlsx(state["reg"]), needs=["login"])
         journey("other-county-404", lambda: other_county_gets_404(browser, watch, state["id"]), needs=["create"])
         journey("create-without-js", without_js)
+        journey(
+            "merchant-on-a-phone",
+            lambda: merchant_on_a_phone(browser, watch, state["reg"]),
+            needs=["login", "complaint"],
+        )
         browser.close()
     took = time.monotonic() - started
     if failed:
