@@ -131,6 +131,12 @@ async fn objections_in_the_console_reason_textarea_and_the_regulators_queue() {
     let page = format!("/console/merchants/{}", s.id);
     let shown = ob.get(&page).await;
     assert!(shown.body.contains("name=\"reason\""));
+    let stops = (yidianyima::service::today() + chrono::Days::new(366)).to_string();
+    assert!(
+        shown.body.contains(&format!("{stops} 起不再计入")),
+        "the failed inspection's reason says when it stops counting"
+    );
+    assert!(shown.body.contains("回应、提出异议或申请修复"));
     let rid = crate::console::hidden(&shown.body, "record_id").unwrap();
     let p = ob
         .submit(

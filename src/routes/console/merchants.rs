@@ -526,6 +526,10 @@ pub async fn edit(
 pub struct ReasonLine {
     pub grade: String,
     pub message: String,
+    /// The first day this reason no longer counts, if time alone ends it.
+    pub until: Option<String>,
+    /// The record behind it, where the owner can reply, object or apply for repair.
+    pub anchor: Option<&'static str>,
 }
 
 pub struct ComplaintLine {
@@ -724,14 +728,37 @@ async fn merchant_page(
     let reasons = m
         .grade_reasons
         .iter()
-        .map(|r| ReasonLine {
-            grade: r.grade.as_str().to_owned(),
-            message: r
-                .message
-                .get(c.lang)
-                .or_else(|| r.message.get("zh"))
-                .cloned()
-                .unwrap_or_default(),
+        .map(|r| {
+            use crate::domain::grade::Source;
+            let (until, anchor) = match r.source {
+                Some(Source::CreditRecord(rid)) => (
+                    credits
+                        .iter()
+                        .find(|x| x.id == rid)
+                        .and_then(|x| x.publicity_until)
+                        .and_then(|d| d.succ_opt())
+                        .map(|d| d.to_string()),
+                    Some("credit"),
+                ),
+                Some(Source::Inspection(_)) => (
+                    r.date
+                        .map(|d| d + chrono::Days::new(crate::domain::grade::RECENT_DAYS + 1))
+                        .map(|d| d.to_string()),
+                    Some("inspection"),
+                ),
+                None => (None, None),
+            };
+            ReasonLine {
+                grade: r.grade.as_str().to_owned(),
+                message: r
+                    .message
+                    .get(c.lang)
+                    .or_else(|| r.message.get("zh"))
+                    .cloned()
+                    .unwrap_or_default(),
+                until,
+                anchor,
+            }
         })
         .collect();
     let mut chrome = c.chrome(state, if c.is_staff() { "merchants" } else { "home" });
