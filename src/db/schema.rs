@@ -330,6 +330,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_form_uses (session_hash, form_id) {
+        session_hash -> Bytea,
+        form_id -> Text,
+        used_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(console_sessions -> users (user_id));
 diesel::joinable!(console_uploads -> console_sessions (session_hash));
@@ -355,6 +363,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaint_deadline_rules,
     complaint_events,
     complaints,
+    console_form_uses,
     console_sessions,
     console_uploads,
     credit_records,

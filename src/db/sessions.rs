@@ -171,3 +171,18 @@ pub async fn delete_upload(conn: &mut AsyncPgConnection, id: &str) -> QueryResul
         .execute(conn)
         .await
 }
+
+/// Records that a session used a one-time form id; false if it had already.
+pub async fn use_form_id(
+    conn: &mut AsyncPgConnection,
+    session_hash: &[u8],
+    form_id: &str,
+) -> QueryResult<bool> {
+    use super::schema::console_form_uses as f;
+    let n = diesel::insert_into(f::table)
+        .values((f::session_hash.eq(session_hash), f::form_id.eq(form_id)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}

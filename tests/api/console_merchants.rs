@@ -469,3 +469,47 @@ async fn the_owner_adds_and_removes_a_storefront_photo_from_the_phone() {
     assert!(matches!(r.status().as_u16(), 403 | 404), "{}", r.status());
     assert_eq!(app.count("SELECT count(*) AS n FROM photos").await, 0);
 }
+
+#[tokio::test]
+async fn a_double_tap_records_one_inspection() {
+    let app = spawn_app().await;
+    let reg = app.regulator(&["513230"]).await;
+    let m = app.merchant_in("513230").await;
+    let mut b = Browser::signed_in(&app, &reg).await;
+    let page = format!("/console/merchants/{}", m.id);
+    let shown = b.get(&page).await;
+    let at = shown
+        .body
+        .find(&format!("action=\"{page}/inspections\""))
+        .unwrap();
+    let form_id = crate::console::hidden(&shown.body[at..], "form_id").unwrap();
+    let today = yidianyima::service::today().to_string();
+    let fields = [
+        ("csrf_token", shown.csrf()),
+        ("form_id", form_id),
+        ("kind", "routine".into()),
+        ("inspected_on", today),
+        ("department", "红原县市场监督管理局".into()),
+        ("result", "pass".into()),
+    ];
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = b.post(&format!("{page}/inspections"), &refs).await;
+    assert_eq!(first.status, 303);
+    let again = b.post(&format!("{page}/inspections"), &refs).await;
+    assert_eq!(again.status, 303, "the retry goes back to the page");
+    assert_eq!(app.count("SELECT count(*) AS n FROM inspections").await, 1);
+    // a fresh render acts again
+    let shown = b.get(&page).await;
+    let at = shown
+        .body
+        .find(&format!("action=\"{page}/inspections\""))
+        .unwrap();
+    let fresh = crate::console::hidden(&shown.body[at..], "form_id").unwrap();
+    let mut refs = refs.clone();
+    refs[1] = ("form_id", &fresh);
+    assert_eq!(
+        b.post(&format!("{page}/inspections"), &refs).await.status,
+        303
+    );
+    assert_eq!(app.count("SELECT count(*) AS n FROM inspections").await, 2);
+}

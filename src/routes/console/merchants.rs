@@ -985,6 +985,7 @@ pub async fn add_photo(
     };
     let form = FormData::from_pairs(upload.fields.clone());
     super::check_csrf(&state, &req, &c, &form)?;
+    super::once(&state, &req, &c, &form).await?;
     let input = service::photos::PhotoInput {
         kind: form.opt("kind"),
         file: upload

@@ -58,6 +58,8 @@ pub enum ConsoleError {
     },
     /// A refused form (CSRF or foreign origin): 403, nothing written.
     Refused(&'static str),
+    /// A one-time form posted again (a double tap, a retry): back to the page, acting once.
+    Replayed(String),
     /// Not the caller's to see (or not there): 404, as the API.
     NotFound(&'static str),
     Forbidden(&'static str),
@@ -143,7 +145,7 @@ fn error_page(lang: &'static str, status: StatusCode, which: &'static str) -> Ht
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ConsoleError::Login { .. } => StatusCode::SEE_OTHER,
+            ConsoleError::Login { .. } | ConsoleError::Replayed(_) => StatusCode::SEE_OTHER,
             ConsoleError::Refused(_) | ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::App(e, _) => e.status_code(),
@@ -156,6 +158,7 @@ impl ResponseError for ConsoleError {
                 "/console/login?next={}",
                 form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
             )),
+            ConsoleError::Replayed(page) => see_other(page),
             ConsoleError::Refused(lang) => error_page(lang, StatusCode::FORBIDDEN, "refused"),
             ConsoleError::Forbidden(lang) => error_page(lang, StatusCode::FORBIDDEN, "forbidden"),
             ConsoleError::NotFound(lang) => error_page(lang, StatusCode::NOT_FOUND, "not_found"),
@@ -461,6 +464,39 @@ pub fn check_csrf(
     Ok(())
 }
 
+/// A form rendered with a one-time `form_id` acts once: the same id posted again in this
+/// session (a double tap, a retry after a dropped connection) is sent back to the page it came
+/// from, which shows the result of the first post.
+pub async fn once(
+    state: &AppState,
+    req: &HttpRequest,
+    c: &Console,
+    form: &FormData,
+) -> ConsoleResult<()> {
+    let id = form.get("form_id");
+    if id.is_empty() || id.len() > 64 {
+        return Ok(());
+    }
+    let mut conn = state.pool.get().await.map_err(AppError::from)?;
+    let first = crate::db::sessions::use_form_id(
+        &mut conn,
+        &crate::auth::session::hash(&c.session.token),
+        id,
+    )
+    .await?;
+    if first {
+        return Ok(());
+    }
+    let back = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(local_path)
+        .filter(|p| p.starts_with("/console/"))
+        .unwrap_or_else(|| "/console/".to_owned());
+    Err(ConsoleError::Replayed(back))
+}
+
 /// The signed-in caller of a form post, its form read and its CSRF token checked.
 pub async fn posted(
     state: &AppState,
@@ -470,6 +506,7 @@ pub async fn posted(
     let c = signed_in(state, req).await?;
     let form = read_form(payload).await.map_err(|e| e.in_lang(c.lang))?;
     check_csrf(state, req, &c, &form)?;
+    once(state, req, &c, &form).await?;
     Ok((c, form))
 }
 
@@ -671,6 +708,11 @@ impl Chrome {
                 current: *key == self.section,
             })
             .collect()
+    }
+
+    /// A fresh one-time id for a form (see `once`).
+    pub fn form_id(&self) -> String {
+        crate::auth::session::new_token()[..22].to_owned()
     }
 
     /// The language switch: the other language, coming back to this page.
