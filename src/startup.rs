@@ -217,6 +217,8 @@ impl Application {
                                 .service(api::objections::decide)
                                 .service(api::repairs::rules)
                                 .service(api::repairs::set_rule)
+                                .service(api::repairs::review_deadlines)
+                                .service(api::repairs::set_review_deadline)
                                 .service(api::repairs::apply)
                                 .service(api::repairs::of_merchant)
                                 .service(api::repairs::queue)

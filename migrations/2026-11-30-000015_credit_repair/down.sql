@@ -1,2 +1,3 @@
+DROP TABLE review_deadlines;
 DROP TABLE credit_repairs;
 DROP TABLE credit_repair_rules;

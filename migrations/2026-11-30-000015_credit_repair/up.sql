@@ -27,3 +27,12 @@ CREATE TABLE credit_repairs (
 );
 CREATE UNIQUE INDEX credit_repairs_one_open ON credit_repairs (record_id) WHERE status = 'open';
 CREATE INDEX credit_repairs_merchant ON credit_repairs (merchant_id);
+
+-- How many working days regulators have to decide an objection or a repair application (a
+-- setting; both 15 by default).
+CREATE TABLE review_deadlines (
+    kind TEXT PRIMARY KEY CHECK (kind IN ('objection', 'credit_repair')),
+    working_days INTEGER NOT NULL CHECK (working_days BETWEEN 1 AND 365),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+INSERT INTO review_deadlines (kind, working_days) VALUES ('objection', 15), ('credit_repair', 15);

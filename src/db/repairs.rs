@@ -256,3 +256,72 @@ pub async fn public_record(
         .await
         .optional()
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = super::schema::review_deadlines, check_for_backend(diesel::pg::Pg))]
+pub struct ReviewDeadline {
+    /// `objection` or `credit_repair`.
+    pub kind: String,
+    /// Working days a regulator has to decide.
+    pub working_days: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn review_deadlines(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ReviewDeadline>> {
+    use super::schema::review_deadlines as d;
+    d::table
+        .order(d::kind.asc())
+        .select(ReviewDeadline::as_select())
+        .load(conn)
+        .await
+}
+
+/// The working days for `kind` (15 if the row is missing).
+pub async fn review_days(conn: &mut AsyncPgConnection, kind: &str) -> QueryResult<u32> {
+    use super::schema::review_deadlines as d;
+    let days: Option<i32> = d::table
+        .find(kind)
+        .select(d::working_days)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(days.and_then(|n| u32::try_from(n).ok()).unwrap_or(15))
+}
+
+/// Sets a review deadline, audited with the one it replaces.
+pub async fn set_review_days(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    kind: &str,
+    days: i32,
+) -> QueryResult<ReviewDeadline> {
+    use super::schema::review_deadlines as d;
+    conn.transaction(async |conn| {
+        let before = d::table
+            .find(kind)
+            .select(ReviewDeadline::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        let after: ReviewDeadline = diesel::insert_into(d::table)
+            .values((d::kind.eq(kind), d::working_days.eq(days)))
+            .on_conflict(d::kind)
+            .do_update()
+            .set((d::working_days.eq(days), d::updated_at.eq(diesel::dsl::now)))
+            .returning(ReviewDeadline::as_returning())
+            .get_result(conn)
+            .await?;
+        audit::record(
+            conn,
+            actor,
+            "review_deadline.put",
+            "review_deadline",
+            kind,
+            before.as_ref(),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}

@@ -338,6 +338,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    review_deadlines (kind) {
+        kind -> Text,
+        working_days -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(console_sessions -> users (user_id));
 diesel::joinable!(console_uploads -> console_sessions (session_hash));
@@ -379,6 +387,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     scan_counts,
     shop_codes,
     regions,
+    review_deadlines,
     user_regions,
     users,
     warnings,

@@ -17,9 +17,6 @@ use crate::error::{AppError, AppResult};
 use crate::service::today;
 use crate::state::AppState;
 
-/// Working days a regulator has to decide.
-pub const DEADLINE_WORKING_DAYS: u32 = 15;
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ObjectionView {
     pub id: i64,
@@ -102,8 +99,9 @@ pub async fn file(
     }
     let reason = text("reason", reason, 2000)?;
     let today = today();
-    let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(120)).await?;
-    let deadline = cal.add_working_days(today, DEADLINE_WORKING_DAYS);
+    let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
+    let days = db::repairs::review_days(&mut conn, "objection").await?;
+    let deadline = cal.add_working_days(today, days);
     let row = db::objections::insert(
         &mut conn,
         &actor,

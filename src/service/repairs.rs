@@ -18,9 +18,6 @@ use crate::error::{AppError, AppResult};
 use crate::service::today;
 use crate::state::AppState;
 
-/// Working days a regulator has to decide.
-pub const DEADLINE_WORKING_DAYS: u32 = 15;
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RepairView {
     pub id: i64,
@@ -145,8 +142,9 @@ pub async fn apply(
         )));
     }
     let statement = text("reason", statement)?;
-    let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(120)).await?;
-    let deadline = cal.add_working_days(today, DEADLINE_WORKING_DAYS);
+    let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
+    let days = db::repairs::review_days(&mut conn, "credit_repair").await?;
+    let deadline = cal.add_working_days(today, days);
     let row = db::repairs::insert(
         &mut conn,
         &actor,
@@ -236,4 +234,34 @@ pub async fn decide(
         .invalidate_merchants(&mut conn, &[r.merchant_id])
         .await;
     Ok(row.into())
+}
+
+/// How long regulators have to decide objections and repair applications.
+pub async fn review_deadlines(state: &AppState) -> AppResult<Vec<db::repairs::ReviewDeadline>> {
+    let mut conn = state.pool.get().await?;
+    Ok(db::repairs::review_deadlines(&mut conn).await?)
+}
+
+/// Sets the working days regulators have to decide `objection`s or `credit_repair`s
+/// (administrators; 1–365).
+pub async fn set_review_days(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: Actor,
+    kind: &str,
+    days: i32,
+) -> AppResult<db::repairs::ReviewDeadline> {
+    policy::administer(user).check()?;
+    if !["objection", "credit_repair"].contains(&kind) {
+        return Err(AppError::NotFound);
+    }
+    if !(1..=365).contains(&days) {
+        return Err(AppError::validation(FieldError::new(
+            "working_days",
+            "out_of_range",
+            "working_days is 1–365",
+        )));
+    }
+    let mut conn = state.pool.get().await?;
+    Ok(db::repairs::set_review_days(&mut conn, &actor, kind, days).await?)
 }

@@ -196,3 +196,55 @@ async fn objections_in_the_console_reason_textarea_and_the_regulators_queue() {
         "the merchant sees the answer"
     );
 }
+
+#[tokio::test]
+async fn the_review_deadline_is_a_setting() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let reg = app.regulator(&["513230"]).await;
+    let s = shop(&app, &reg, "513230").await;
+    let owner = app.user(Role::Merchant, &[], Some(s.id)).await;
+    let path = "/api/v1/settings/review-deadlines/objection";
+    assert_eq!(
+        app.put_as(&reg.token, path, &json!({"working_days": 1}))
+            .await
+            .status(),
+        403
+    );
+    let r = app
+        .put_as(&admin.token, path, &json!({"working_days": 0}))
+        .await;
+    crate::helpers::assert_field_error(r, "working_days", "out_of_range").await;
+    assert_eq!(
+        app.put_as(&admin.token, path, &json!({"working_days": 1}))
+            .await
+            .status(),
+        200
+    );
+    let r = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/inspections", s.id),
+            &json!({"kind": "routine", "inspected_on": yidianyima::service::today().to_string(),
+                    "department": "红原县市场监督管理局", "result": "fail"}),
+        )
+        .await;
+    let insp: Value = r.json().await.unwrap();
+    let o: Value = app
+        .post_as(
+            &owner.token,
+            &format!("/api/v1/merchants/{}/objections", s.id),
+            &json!({"record_kind": "inspection", "record_id": insp["id"], "reason": "有误"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let deadline =
+        chrono::NaiveDate::parse_from_str(o["deadline"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let today = yidianyima::service::today();
+    assert!(
+        deadline > today && deadline <= today + chrono::Days::new(4),
+        "one working day: {deadline}"
+    );
+}

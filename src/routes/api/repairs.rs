@@ -164,3 +164,47 @@ pub async fn decide(
         .await?,
     ))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDeadlineUpdate {
+    /// Working days regulators have to decide (1–365).
+    #[schema(minimum = 1, maximum = 365)]
+    pub working_days: i32,
+}
+
+/// How many working days regulators have to decide objections and repair applications.
+#[utoipa::path(operation_id = "list_review_deadlines", tag = "settings", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<crate::db::repairs::ReviewDeadline>),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/settings/review-deadlines")]
+pub async fn review_deadlines(
+    state: web::Data<AppState>,
+    _user: CurrentUser,
+) -> AppResult<web::Json<Vec<crate::db::repairs::ReviewDeadline>>> {
+    Ok(web::Json(svc::review_deadlines(&state).await?))
+}
+
+/// Set the working days for `objection` or `credit_repair` decisions (administrators). Audited.
+#[utoipa::path(operation_id = "put_review_deadline", tag = "settings", security(("bearer" = [])), params(
+    ("kind" = String, Path, description = "`objection` or `credit_repair`"),
+), request_body = ReviewDeadlineUpdate, responses(
+    (status = 200, body = crate::db::repairs::ReviewDeadline),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/settings/review-deadlines/{kind}")]
+pub async fn set_review_deadline(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: Json<ReviewDeadlineUpdate>,
+) -> AppResult<web::Json<crate::db::repairs::ReviewDeadline>> {
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    Ok(web::Json(
+        svc::set_review_days(&state, &user, actor, &path, body.working_days).await?,
+    ))
+}

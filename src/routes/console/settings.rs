@@ -27,6 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/settings/credit-repair/{kind}",
             web::post().to(put_repair_rule),
+        )
+        .route(
+            "/settings/review-deadlines/{kind}",
+            web::post().to(put_review_deadline),
         );
 }
 
@@ -39,6 +43,7 @@ pub struct SettingsPage {
     pub rule: FormState,
     pub rules: Vec<DeadlineRule>,
     pub repair_rules: Vec<crate::db::repairs::RepairRule>,
+    pub review_deadlines: Vec<crate::db::repairs::ReviewDeadline>,
 }
 
 #[derive(Deserialize)]
@@ -87,9 +92,13 @@ async fn render(
     let repair_rules = service::repairs::rules(state)
         .await
         .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
+    let review_deadlines = service::repairs::review_deadlines(state)
+        .await
+        .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?;
     let mut chrome = c.chrome(state, "settings");
     chrome.flash = flash;
     html(&SettingsPage {
+        review_deadlines,
         repair_rules,
         c: chrome,
         year,
@@ -118,7 +127,7 @@ pub async fn show(
     let flash = q
         .done
         .as_deref()
-        .filter(|d| matches!(*d, "calendar" | "rule" | "repair"))
+        .filter(|d| matches!(*d, "calendar" | "rule" | "repair" | "review"))
         .map(|d| {
             c.words()
                 .s(&format!("console.settings.done.{d}"))
@@ -267,6 +276,31 @@ pub async fn put_repair_rule(
         .unwrap_or(-1);
     match service::repairs::set_rule(&state, c.user(), c.actor(&state, &req), &path, days).await {
         Ok(_) => Ok(see_other("/console/settings?done=repair")),
+        Err(AppError::Validation(errors)) => {
+            let fs = FormState::failed(&form, c.lang, &errors);
+            let body = render(&state, &c, service::today().year(), None, fs, None).await?;
+            Ok(unprocessable(body))
+        }
+        Err(e) => Err(ConsoleError::from(e).in_lang(c.lang)),
+    }
+}
+
+/// Sets the working days regulators have to decide objections or repairs (`working_days`).
+pub async fn put_review_deadline(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ConsoleResult {
+    let (c, form) = posted(&state, &req, payload).await?;
+    if policy::administer(c.user()).check().is_err() {
+        return Err(ConsoleError::NotFound(c.lang));
+    }
+    let days = form.get("working_days").trim().parse::<i32>().unwrap_or(0);
+    match service::repairs::set_review_days(&state, c.user(), c.actor(&state, &req), &path, days)
+        .await
+    {
+        Ok(_) => Ok(see_other("/console/settings?done=review")),
         Err(AppError::Validation(errors)) => {
             let fs = FormState::failed(&form, c.lang, &errors);
             let body = render(&state, &c, service::today().year(), None, fs, None).await?;
