@@ -52,17 +52,9 @@ fn view(state: &AppState, row: &ShopCodeRow) -> ShopCodeView {
     }
 }
 
-async fn merchant_region(conn: &mut AsyncPgConnection, id: i64) -> AppResult<RegionCode> {
-    let m = db::merchants::find(conn, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    RegionCode::parse(&m.region_code)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region {}: {e}", m.region_code)))
-}
-
 /// Merchant `id`'s region, once the caller is known to manage it (404 / 403 otherwise).
 async fn managing(conn: &mut AsyncPgConnection, user: &CurrentUser, id: i64) -> AppResult<()> {
-    let region = merchant_region(conn, id).await?;
+    let region = crate::service::merchants::region_of_merchant(conn, id).await?;
     policy::manage_merchant(user, id, &region).check()
 }
 
@@ -132,7 +124,7 @@ pub async fn revoke(state: &AppState, user: &CurrentUser, actor: Actor, id: i64)
 
 async fn visible_active(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<ShopCodeRow> {
     let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, id).await?;
     policy::view_merchant(user, id, &region).check()?;
     db::shop_codes::active_for(&mut conn, id)
         .await?
@@ -239,7 +231,7 @@ pub async fn scans(
     days: Option<i64>,
 ) -> AppResult<ScanStats> {
     let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, id).await?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, id).await?;
     policy::view_merchant(user, id, &region).check()?;
     let days = days.unwrap_or(30);
     if !(1..=366).contains(&days) {

@@ -41,6 +41,18 @@ pub(crate) fn region_of(code: &str) -> AppResult<RegionCode> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored region code {code}: {e}")))
 }
 
+/// The region of merchant `id`, which must exist (404 otherwise): what most decisions about a
+/// merchant need first.
+pub async fn region_of_merchant(
+    conn: &mut diesel_async::AsyncPgConnection,
+    id: i64,
+) -> AppResult<RegionCode> {
+    let m = db::merchants::find(conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    region_of(&m.region_code)
+}
+
 /// The strong ETag of a merchant version.
 pub fn etag(m: &MerchantRow) -> String {
     format!("\"m{}-v{}\"", m.id, m.version)

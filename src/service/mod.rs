@@ -35,6 +35,31 @@ use crate::domain::time::china_date;
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult};
 
+/// A free-text field that must be given: refused with a control character, cleaned (NFC,
+/// trimmed, spaces collapsed, line breaks kept), then 422 `required` when empty and `too_long`
+/// past `max` characters, naming `field`.
+pub fn required_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    if let Some(e) = crate::domain::text::control_char_error(field, raw) {
+        return Err(AppError::validation(e));
+    }
+    let v = crate::domain::text::clean_multiline(raw);
+    if v.is_empty() {
+        return Err(AppError::validation(FieldError::new(
+            field,
+            "required",
+            format!("{field} is required"),
+        )));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::validation(FieldError::new(
+            field,
+            "too_long",
+            format!("{field} has at most {max} characters"),
+        )));
+    }
+    Ok(v)
+}
+
 /// Today in China (the day deadlines, publicity periods and grades are counted in).
 pub fn today() -> NaiveDate {
     china_date(Utc::now())

@@ -11,7 +11,6 @@ use crate::auth::{policy, CurrentUser};
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::objections::ObjectionRow;
-use crate::domain::text::{clean_multiline, control_char_error};
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::service::today;
@@ -52,28 +51,6 @@ impl From<ObjectionRow> for ObjectionView {
     }
 }
 
-fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
-    if let Some(e) = control_char_error(field, raw) {
-        return Err(AppError::validation(e));
-    }
-    let v = clean_multiline(raw);
-    if v.is_empty() {
-        return Err(AppError::validation(FieldError::new(
-            field,
-            "required",
-            format!("{field} is required"),
-        )));
-    }
-    if v.chars().count() > max {
-        return Err(AppError::validation(FieldError::new(
-            field,
-            "too_long",
-            format!("{field} has at most {max} characters"),
-        )));
-    }
-    Ok(v)
-}
-
 /// Files an objection to one of the merchant's records: the merchant itself only (regulators
 /// 403, others 404), a record of its own (404), a reason (422); one open objection per record
 /// (409 `objection_open`).
@@ -87,17 +64,14 @@ pub async fn file(
     reason: &str,
 ) -> AppResult<ObjectionView> {
     let mut conn = state.pool.get().await?;
-    let m = db::merchants::get(&mut conn, merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let region = crate::service::merchants::region_of(&m.fields.region_code)?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::reply_to_record(user, merchant_id, &region).check()?;
     if !crate::service::replies::KINDS.contains(&kind)
         || !db::replies::record_belongs(&mut conn, kind, record_id, merchant_id).await?
     {
         return Err(AppError::NotFound);
     }
-    let reason = text("reason", reason, 2000)?;
+    let reason = super::required_text("reason", reason, 2000)?;
     let today = today();
     let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
     let days = db::repairs::review_days(&mut conn, "objection").await?;
@@ -130,10 +104,7 @@ pub async fn of_merchant(
     merchant_id: i64,
 ) -> AppResult<Vec<ObjectionView>> {
     let mut conn = state.pool.get().await?;
-    let m = db::merchants::get(&mut conn, merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let region = crate::service::merchants::region_of(&m.fields.region_code)?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::view_merchant(user, merchant_id, &region).check()?;
     Ok(db::objections::of_merchant(&mut conn, merchant_id)
         .await?
@@ -180,10 +151,7 @@ pub async fn decide(
     let o = db::objections::find(&mut conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let m = db::merchants::get(&mut conn, o.merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let region = crate::service::merchants::region_of(&m.fields.region_code)?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, o.merchant_id).await?;
     policy::manage_merchant(user, o.merchant_id, &region).check()?;
     let remove = match decision.trim() {
         "remove" => true,
@@ -196,7 +164,7 @@ pub async fn decide(
             )))
         }
     };
-    let note = text("note", note, 2000)?;
+    let note = super::required_text("note", note, 2000)?;
     let yesterday = today().pred_opt().unwrap_or(today());
     let row = db::objections::decide(&mut conn, &actor, id, remove, &note, yesterday)
         .await?

@@ -12,7 +12,6 @@ use crate::auth::{policy, CurrentUser};
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::repairs::{RepairRow, RepairRule};
-use crate::domain::text::{clean_multiline, control_char_error};
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::service::today;
@@ -54,21 +53,6 @@ pub struct QueuedRepair {
     #[serde(flatten)]
     pub repair: RepairView,
     pub merchant_name: String,
-}
-
-fn text(field: &str, raw: &str) -> AppResult<String> {
-    if let Some(e) = control_char_error(field, raw) {
-        return Err(AppError::validation(e));
-    }
-    let v = clean_multiline(raw);
-    if v.is_empty() || v.chars().count() > 2000 {
-        return Err(AppError::validation(FieldError::new(
-            field,
-            "required",
-            format!("{field} is required (at most 2000 characters)"),
-        )));
-    }
-    Ok(v)
 }
 
 /// The rules (anyone signed in may read them: merchants see when they may apply).
@@ -113,10 +97,7 @@ pub async fn apply(
     statement: &str,
 ) -> AppResult<RepairView> {
     let mut conn = state.pool.get().await?;
-    let m = db::merchants::get(&mut conn, merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let region = crate::service::merchants::region_of(&m.fields.region_code)?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::reply_to_record(user, merchant_id, &region).check()?;
     let today = today();
     let (kind, decided_on) = db::repairs::public_record(&mut conn, record_id, merchant_id, today)
@@ -141,7 +122,7 @@ pub async fn apply(
             ),
         )));
     }
-    let statement = text("reason", statement)?;
+    let statement = super::required_text("reason", statement, 2000)?;
     let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
     let days = db::repairs::review_days(&mut conn, "credit_repair").await?;
     let deadline = cal.add_working_days(today, days);
@@ -167,10 +148,7 @@ pub async fn of_merchant(
     merchant_id: i64,
 ) -> AppResult<Vec<RepairView>> {
     let mut conn = state.pool.get().await?;
-    let m = db::merchants::get(&mut conn, merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let region = crate::service::merchants::region_of(&m.fields.region_code)?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::view_merchant(user, merchant_id, &region).check()?;
     Ok(db::repairs::of_merchant(&mut conn, merchant_id)
         .await?
@@ -206,10 +184,7 @@ pub async fn decide(
     let r = db::repairs::find(&mut conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let m = db::merchants::get(&mut conn, r.merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let region = crate::service::merchants::region_of(&m.fields.region_code)?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, r.merchant_id).await?;
     policy::manage_merchant(user, r.merchant_id, &region).check()?;
     let approve = match decision.trim() {
         "approve" => true,
@@ -222,7 +197,7 @@ pub async fn decide(
             )))
         }
     };
-    let note = text("note", note)?;
+    let note = super::required_text("note", note, 2000)?;
     let row = db::repairs::decide(&mut conn, &actor, id, approve, &note, today())
         .await?
         .ok_or_else(|| AppError::Conflict {

@@ -11,8 +11,6 @@ use crate::auth::{policy, CurrentUser};
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::replies::ReplyRow;
-use crate::domain::text::{clean_multiline, control_char_error};
-use crate::domain::FieldError;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -62,17 +60,6 @@ fn kind_word(kind: &str) -> AppResult<&'static str> {
         .ok_or(AppError::NotFound)
 }
 
-/// The merchant's region, once it exists (404 otherwise).
-async fn merchant_region(
-    conn: &mut diesel_async::AsyncPgConnection,
-    merchant_id: i64,
-) -> AppResult<crate::domain::region::RegionCode> {
-    let m = db::merchants::get(conn, merchant_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    crate::service::merchants::region_of(&m.fields.region_code)
-}
-
 /// Every reply of a merchant (the merchant itself and its regulators).
 pub async fn list(
     state: &AppState,
@@ -80,7 +67,7 @@ pub async fn list(
     merchant_id: i64,
 ) -> AppResult<Vec<ReplyView>> {
     let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, merchant_id).await?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::view_merchant(user, merchant_id, &region).check()?;
     Ok(db::replies::of_merchant(&mut conn, merchant_id)
         .await?
@@ -104,29 +91,12 @@ pub async fn put(
 ) -> AppResult<ReplyView> {
     let kind = kind_word(kind)?;
     let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, merchant_id).await?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::reply_to_record(user, merchant_id, &region).check()?;
     if !db::replies::record_belongs(&mut conn, kind, record_id, merchant_id).await? {
         return Err(AppError::NotFound);
     }
-    if let Some(e) = control_char_error("reply", reply) {
-        return Err(AppError::validation(e));
-    }
-    let body = clean_multiline(reply);
-    if body.is_empty() {
-        return Err(AppError::validation(FieldError::new(
-            "reply",
-            "required",
-            "reply is required",
-        )));
-    }
-    if body.chars().count() > MAX_CHARS {
-        return Err(AppError::validation(FieldError::new(
-            "reply",
-            "too_long",
-            format!("reply has at most {MAX_CHARS} characters"),
-        )));
-    }
+    let body = super::required_text("reply", reply, MAX_CHARS)?;
     let row = db::replies::put(&mut conn, &actor, merchant_id, kind, record_id, &body)
         .await?
         .ok_or_else(|| AppError::Conflict {
@@ -152,29 +122,15 @@ pub async fn regulate(
 ) -> AppResult<ReplyView> {
     let kind = kind_word(kind)?;
     let mut conn = state.pool.get().await?;
-    let region = merchant_region(&mut conn, merchant_id).await?;
+    let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::manage_merchant(user, merchant_id, &region).check()?;
     let reply = db::replies::find(&mut conn, kind, record_id)
         .await?
         .filter(|r| r.merchant_id == merchant_id)
         .ok_or(AppError::NotFound)?;
-    let reason = match hide_reason {
-        Some(r) => {
-            if let Some(e) = control_char_error("reason", r) {
-                return Err(AppError::validation(e));
-            }
-            let r = clean_multiline(r);
-            if r.is_empty() || r.chars().count() > 500 {
-                return Err(AppError::validation(FieldError::new(
-                    "reason",
-                    "required",
-                    "hiding a reply needs a reason (at most 500 characters)",
-                )));
-            }
-            Some(r)
-        }
-        None => None,
-    };
+    let reason = hide_reason
+        .map(|r| super::required_text("reason", r, 500))
+        .transpose()?;
     let row = db::replies::regulate(&mut conn, &actor, &reply, reason.as_deref()).await?;
     state
         .pages
