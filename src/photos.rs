@@ -117,6 +117,18 @@ fn jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, PhotoError> {
     Ok(out)
 }
 
+/// Longest side of an evidence image: a document photographed on a phone stays legible.
+pub const EVIDENCE_MAX: u32 = 2400;
+
+/// An evidence image (a receipt, a licence, a letter) as a JPEG without metadata (no location,
+/// no camera), upright, at most [`EVIDENCE_MAX`] on its longest side.
+pub fn evidence_jpeg(bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
+    let decoded = decode(bytes)?;
+    let img = flatten(&fit(&decoded, EVIDENCE_MAX));
+    drop(decoded);
+    jpeg(&img, 85)
+}
+
 /// The whole pipeline.
 pub fn process(bytes: &[u8]) -> Result<Processed, PhotoError> {
     let decoded = decode(bytes)?;

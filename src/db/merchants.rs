@@ -956,7 +956,7 @@ pub struct ScanPageFacts {
     /// Consumer warnings in force for the merchant's region and category.
     pub warnings: Vec<super::complaints::WarningRow>,
     /// The merchant's replies to its records that the public sees.
-    pub replies: Vec<super::replies::ReplyRow>,
+    pub replies: Vec<super::replies::PublicReplyRow>,
     /// Records under an open objection: (kind, id).
     pub objected: Vec<(String, i64)>,
 }

@@ -2,6 +2,7 @@
 //! `&mut AsyncPgConnection` and return `QueryResult`; they know nothing of HTTP.
 
 pub mod audit;
+pub mod evidence;
 pub mod calendar;
 pub mod complaints;
 pub mod merchants;

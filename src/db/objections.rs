@@ -89,6 +89,7 @@ pub async fn insert(
     record_id: i64,
     reason: &str,
     deadline: NaiveDate,
+    evidence: &[super::evidence::NewEvidence],
 ) -> QueryResult<Option<ObjectionRow>> {
     conn.transaction(async |conn| {
         let row: Option<ObjectionRow> = diesel::insert_into(objections::table)
@@ -116,23 +117,61 @@ pub async fn insert(
                 Some(r),
             )
             .await?;
+            super::evidence::store(
+                conn,
+                actor,
+                merchant_id,
+                super::evidence::Parent::Objection(r.id),
+                evidence,
+            )
+            .await?;
         }
         Ok(row)
     })
     .await
 }
 
-/// Decides an open objection: `removed` withdraws the record from publicity (it stays on file,
-/// no longer shown or counted; the grade is reassessed as of the day after `last_day`). Audited with the record before and
-/// after; `Ok(None)` when it was no longer open.
+/// What a regulator decided about an objection.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The record stands.
+    Uphold,
+    /// The record is corrected to these values (it stays public).
+    Correct(Corrected),
+    /// The record leaves publicity.
+    Remove,
+}
+
+/// A record's corrected values (its id, merchant and author are kept).
+#[derive(Debug, Clone)]
+pub enum Corrected {
+    Inspection(super::merchants::NewInspection),
+    Credit(super::merchants::NewCreditRecord),
+}
+
+impl Outcome {
+    fn status(&self) -> &'static str {
+        match self {
+            Outcome::Uphold => "upheld",
+            Outcome::Correct(_) => "corrected",
+            Outcome::Remove => "removed",
+        }
+    }
+}
+
+/// Decides an open objection. `Remove` withdraws the record from publicity (it stays on file,
+/// no longer shown or counted); `Correct` rewrites the record's fields (audited as the record's
+/// own change, before and after). Either reassesses the grade as of the day after `last_day`.
+/// Audited with the objection before and after; `Ok(None)` when it was no longer open.
 pub async fn decide(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     id: i64,
-    remove: bool,
+    outcome: &Outcome,
     note: &str,
     last_day: NaiveDate,
 ) -> QueryResult<Option<ObjectionRow>> {
+    use super::merchants::{CreditRecordRow, InspectionRow};
     conn.transaction(async |conn| {
         let before: Option<ObjectionRow> = objections::table
             .find(id)
@@ -146,7 +185,7 @@ pub async fn decide(
         };
         let after: ObjectionRow = diesel::update(objections::table.find(id))
             .set((
-                objections::status.eq(if remove { "removed" } else { "upheld" }),
+                objections::status.eq(outcome.status()),
                 objections::decided_by.eq(actor.user_id),
                 objections::decided_at.eq(diesel::dsl::now),
                 objections::decision_note.eq(note),
@@ -154,21 +193,84 @@ pub async fn decide(
             .returning(ObjectionRow::as_returning())
             .get_result(conn)
             .await?;
-        if remove {
-            match before.record_kind.as_str() {
-                "credit_record" => {
-                    diesel::update(credit_records::table.find(before.record_id))
-                        .set(credit_records::withdrawn_at.eq(diesel::dsl::now))
-                        .execute(conn)
-                        .await?;
-                }
-                _ => {
-                    diesel::update(inspections::table.find(before.record_id))
-                        .set(inspections::withdrawn_at.eq(diesel::dsl::now))
-                        .execute(conn)
-                        .await?;
-                }
+        let record = before.record_id;
+        match (outcome, before.record_kind.as_str()) {
+            (Outcome::Uphold, _) => {}
+            (Outcome::Remove, "credit_record") => {
+                diesel::update(credit_records::table.find(record))
+                    .set(credit_records::withdrawn_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
             }
+            (Outcome::Remove, _) => {
+                diesel::update(inspections::table.find(record))
+                    .set(inspections::withdrawn_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
+            }
+            (Outcome::Correct(Corrected::Inspection(n)), "inspection") => {
+                let old: InspectionRow = inspections::table
+                    .find(record)
+                    .select(InspectionRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await?;
+                let new: InspectionRow = diesel::update(inspections::table.find(record))
+                    .set((
+                        inspections::kind.eq(&n.kind),
+                        inspections::inspected_on.eq(n.inspected_on),
+                        inspections::department.eq(&n.department),
+                        inspections::result.eq(&n.result),
+                        inspections::summary.eq(&n.summary),
+                    ))
+                    .returning(InspectionRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                audit::record(
+                    conn,
+                    actor,
+                    "inspection.correct",
+                    "inspection",
+                    &record.to_string(),
+                    Some(&old),
+                    Some(&new),
+                )
+                .await?;
+            }
+            (Outcome::Correct(Corrected::Credit(n)), "credit_record") => {
+                let old: CreditRecordRow = credit_records::table
+                    .find(record)
+                    .select(CreditRecordRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await?;
+                let new: CreditRecordRow = diesel::update(credit_records::table.find(record))
+                    .set((
+                        credit_records::kind.eq(&n.kind),
+                        credit_records::department.eq(&n.department),
+                        credit_records::decision_no.eq(&n.decision_no),
+                        credit_records::decided_on.eq(n.decided_on),
+                        credit_records::summary.eq(&n.summary),
+                        credit_records::publicity_until.eq(n.publicity_until),
+                    ))
+                    .returning(CreditRecordRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                audit::record(
+                    conn,
+                    actor,
+                    "credit_record.correct",
+                    "credit_record",
+                    &record.to_string(),
+                    Some(&old),
+                    Some(&new),
+                )
+                .await?;
+            }
+            // A correction of the other kind of record is refused before this point.
+            (Outcome::Correct(_), _) => return Err(diesel::result::Error::RollbackTransaction),
+        }
+        if !matches!(outcome, Outcome::Uphold) {
             let a = super::merchants::assess(
                 conn,
                 before.merchant_id,
@@ -180,10 +282,10 @@ pub async fn decide(
         audit::record(
             conn,
             actor,
-            if remove {
-                "objection.remove_record"
-            } else {
-                "objection.uphold_record"
+            match outcome {
+                Outcome::Uphold => "objection.uphold_record",
+                Outcome::Correct(_) => "objection.correct_record",
+                Outcome::Remove => "objection.remove_record",
             },
             "merchant",
             &before.merchant_id.to_string(),

@@ -144,6 +144,7 @@ pub async fn insert(
     record_id: i64,
     statement: &str,
     deadline: NaiveDate,
+    evidence: &[super::evidence::NewEvidence],
 ) -> QueryResult<Option<RepairRow>> {
     conn.transaction(async |conn| {
         let row: Option<RepairRow> = diesel::insert_into(credit_repairs::table)
@@ -168,6 +169,14 @@ pub async fn insert(
                 &merchant_id.to_string(),
                 None::<&()>,
                 Some(r),
+            )
+            .await?;
+            super::evidence::store(
+                conn,
+                actor,
+                merchant_id,
+                super::evidence::Parent::Repair(r.id),
+                evidence,
             )
             .await?;
         }

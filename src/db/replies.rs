@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::audit::{self, Actor};
-use super::schema::{credit_records, inspections, record_replies};
+use super::schema::{complaints, credit_records, inspections, record_replies};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = record_replies, check_for_backend(diesel::pg::Pg))]
@@ -49,6 +49,16 @@ pub async fn record_belongs(
                 .get_result(conn)
                 .await?
         }
+        // A complaint is answered in public once it is closed.
+        "complaint" => {
+            complaints::table
+                .filter(complaints::id.eq(id))
+                .filter(complaints::merchant_id.eq(merchant_id))
+                .filter(complaints::closed_at.is_not_null())
+                .count()
+                .get_result(conn)
+                .await?
+        }
         _ => 0,
     };
     Ok(n > 0)
@@ -82,17 +92,29 @@ pub async fn of_merchant(
         .await
 }
 
+/// A public reply; for a reply to a complaint, the complaint's category and closing time.
+pub type PublicReplyRow = (ReplyRow, Option<String>, Option<DateTime<Utc>>);
+
 /// The replies the public sees (not hidden).
 pub async fn public_of<C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send>(
     conn: &mut C,
     merchant_id: i64,
-) -> QueryResult<Vec<ReplyRow>> {
+) -> QueryResult<Vec<PublicReplyRow>> {
     record_replies::table
+        .left_join(
+            complaints::table.on(complaints::id
+                .eq(record_replies::record_id)
+                .and(record_replies::record_kind.eq("complaint"))),
+        )
         .filter(record_replies::merchant_id.eq(merchant_id))
         .filter(record_replies::hidden_at.is_null())
         .order(record_replies::id.asc())
         .limit(1000)
-        .select(ReplyRow::as_select())
+        .select((
+            ReplyRow::as_select(),
+            complaints::category.nullable(),
+            complaints::closed_at.nullable(),
+        ))
         .load(conn)
         .await
 }

@@ -273,6 +273,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    evidence_files (id) {
+        id -> Int8,
+        merchant_id -> Int8,
+        objection_id -> Nullable<Int8>,
+        repair_id -> Nullable<Int8>,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> Int4,
+        body -> Bytea,
+        uploaded_by -> Nullable<Int8>,
+        uploaded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     record_replies (id) {
         id -> Int8,
         merchant_id -> Int8,
@@ -356,6 +371,7 @@ diesel::joinable!(credit_records -> merchants (merchant_id));
 diesel::joinable!(photos -> merchants (merchant_id));
 diesel::joinable!(credit_repairs -> merchants (merchant_id));
 diesel::joinable!(objections -> merchants (merchant_id));
+diesel::joinable!(evidence_files -> merchants (merchant_id));
 diesel::joinable!(record_replies -> merchants (merchant_id));
 diesel::joinable!(shop_codes -> merchants (merchant_id));
 diesel::joinable!(scan_counts -> shop_codes (code));
@@ -377,6 +393,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     credit_records,
     credit_repair_rules,
     credit_repairs,
+    evidence_files,
     inspections,
     licences,
     merchants,

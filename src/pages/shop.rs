@@ -40,6 +40,19 @@ pub struct PublicInspection {
     pub under_objection: bool,
 }
 
+/// A merchant's reply to one of its closed complaints (the complaint's kind and closing day;
+/// nothing of the consumer).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PublicComplaintReply {
+    /// The complaint's category.
+    pub category: String,
+    /// The day the complaint was closed (China time).
+    pub closed_on: Option<NaiveDate>,
+    pub reply: String,
+    /// The day of the reply's last change (China time).
+    pub date: NaiveDate,
+}
+
 /// A merchant's reply to a record, as the public sees it (marked as the merchant's words).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PublicReply {
@@ -140,6 +153,8 @@ pub struct PublicShop {
     pub complaint_stats: Option<ComplaintStats>,
     /// The newest 50 for the shop's region and category.
     pub warnings: Vec<PublicWarning>,
+    /// The merchant's replies to its closed complaints, newest first (at most 10).
+    pub complaint_replies: Vec<PublicComplaintReply>,
     pub last_updated: DateTime<Utc>,
     /// No inspection for 24 months.
     pub stale: bool,
@@ -204,8 +219,8 @@ pub fn build(
     let reply_of = |kind: &str, id: i64| {
         replies
             .iter()
-            .find(|r| r.record_kind == kind && r.record_id == id)
-            .map(|r| PublicReply {
+            .find(|(r, _, _)| r.record_kind == kind && r.record_id == id)
+            .map(|(r, _, _)| PublicReply {
                 reply: r.body.clone(),
                 date: crate::domain::time::china_date(r.updated_at),
             })
@@ -348,6 +363,18 @@ pub fn build(
                 title: w.title,
                 body: w.body,
                 valid_until: w.valid_until,
+            })
+            .collect(),
+        complaint_replies: replies
+            .iter()
+            .rev()
+            .filter(|(r, _, _)| r.record_kind == "complaint")
+            .take(10)
+            .map(|(r, category, closed_at)| PublicComplaintReply {
+                category: category.clone().unwrap_or_default(),
+                closed_on: closed_at.map(crate::domain::time::china_date),
+                reply: r.body.clone(),
+                date: crate::domain::time::china_date(r.updated_at),
             })
             .collect(),
         last_updated,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod codes;
 pub mod complaints;
 pub mod dashboard;
+pub mod evidence;
 pub mod imports;
 pub mod merchants;
 pub mod note_templates;

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// Photos decoded at once: each may hold up to `photos::MAX_ALLOC` of pixels, so a burst of
 /// uploads queues here instead of exhausting memory.
-static DECODE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+pub(crate) static DECODE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// An uploaded photo as given: its `kind` (`storefront` when omitted) and its bytes (`None`:
 /// no file was attached).

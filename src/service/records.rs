@@ -213,7 +213,7 @@ fn validate_licence(
     }
 }
 
-fn validate_inspection(
+pub(crate) fn validate_inspection(
     b: &InspectionRequest,
     merchant_id: i64,
     by: i64,
@@ -250,7 +250,7 @@ pub fn default_publicity_until(kind: CreditKind, decided_on: NaiveDate) -> Optio
     decided_on.checked_add_months(chrono::Months::new(12 * years))
 }
 
-fn validate_credit_record(
+pub(crate) fn validate_credit_record(
     b: &CreditRecordRequest,
     merchant_id: i64,
     by: i64,

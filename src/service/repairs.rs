@@ -5,6 +5,7 @@
 //! refuses with a reason the merchant sees.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -13,6 +14,7 @@ use crate::db;
 use crate::db::audit::Actor;
 use crate::db::repairs::{RepairRow, RepairRule};
 use crate::domain::FieldError;
+use crate::service::evidence::{EvidenceUpload, EvidenceView};
 use crate::error::{AppError, AppResult};
 use crate::service::today;
 use crate::state::AppState;
@@ -30,6 +32,8 @@ pub struct RepairView {
     pub deadline: NaiveDate,
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_note: Option<String>,
+    /// Files the merchant attached (never public).
+    pub evidence: Vec<EvidenceView>,
 }
 
 impl From<RepairRow> for RepairView {
@@ -44,8 +48,22 @@ impl From<RepairRow> for RepairView {
             deadline: r.deadline,
             decided_at: r.decided_at,
             decision_note: r.decision_note,
+            evidence: Vec::new(),
         }
     }
+}
+
+/// Fills in each application's evidence (one query).
+async fn with_evidence(
+    conn: &mut AsyncPgConnection,
+    mut views: Vec<RepairView>,
+) -> AppResult<Vec<RepairView>> {
+    let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
+    let (_, mut by_repair) = super::evidence::views(conn, &[], &ids).await?;
+    for v in &mut views {
+        v.evidence = by_repair.remove(&v.id).unwrap_or_default();
+    }
+    Ok(views)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -95,6 +113,7 @@ pub async fn apply(
     merchant_id: i64,
     record_id: i64,
     statement: &str,
+    evidence: Vec<EvidenceUpload>,
 ) -> AppResult<RepairView> {
     let mut conn = state.pool.get().await?;
     let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
@@ -123,6 +142,7 @@ pub async fn apply(
         )));
     }
     let statement = super::required_text("reason", statement, 2000)?;
+    let evidence = super::evidence::prepare(evidence, 0).await?;
     let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
     let days = db::repairs::review_days(&mut conn, "credit_repair").await?;
     let deadline = cal.add_working_days(today, days);
@@ -133,13 +153,14 @@ pub async fn apply(
         record_id,
         &statement,
         deadline,
+        &evidence,
     )
     .await?
     .ok_or_else(|| AppError::Conflict {
         code: "repair_open",
         detail: "this record already has an open repair application".into(),
     })?;
-    Ok(row.into())
+    Ok(with_evidence(&mut conn, vec![row.into()]).await?.remove(0))
 }
 
 pub async fn of_merchant(
@@ -150,22 +171,26 @@ pub async fn of_merchant(
     let mut conn = state.pool.get().await?;
     let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::view_merchant(user, merchant_id, &region).check()?;
-    Ok(db::repairs::of_merchant(&mut conn, merchant_id)
+    let views = db::repairs::of_merchant(&mut conn, merchant_id)
         .await?
         .into_iter()
         .map(RepairView::from)
-        .collect())
+        .collect();
+    with_evidence(&mut conn, views).await
 }
 
 pub async fn queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<QueuedRepair>> {
     policy::publish_warnings(user).check()?;
     let mut conn = state.pool.get().await?;
     let regions = super::dashboard::visible_regions(&mut conn, user).await?;
-    Ok(db::repairs::queue(&mut conn, regions, 500)
-        .await?
+    let rows = db::repairs::queue(&mut conn, regions, 500).await?;
+    let names: Vec<String> = rows.iter().map(|(_, n)| n.clone()).collect();
+    let views = with_evidence(&mut conn, rows.into_iter().map(|(r, _)| r.into()).collect()).await?;
+    Ok(views
         .into_iter()
-        .map(|(r, merchant_name)| QueuedRepair {
-            repair: r.into(),
+        .zip(names)
+        .map(|(repair, merchant_name)| QueuedRepair {
+            repair,
             merchant_name,
         })
         .collect())
@@ -208,7 +233,7 @@ pub async fn decide(
         .pages
         .invalidate_merchants(&mut conn, &[r.merchant_id])
         .await;
-    Ok(row.into())
+    Ok(with_evidence(&mut conn, vec![row.into()]).await?.remove(0))
 }
 
 /// How long regulators have to decide objections and repair applications.

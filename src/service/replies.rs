@@ -18,12 +18,12 @@ use crate::state::AppState;
 pub const MAX_CHARS: usize = 500;
 
 /// What a record kind is called in paths and rows.
-pub const KINDS: &[&str] = &["inspection", "credit_record"];
+pub const KINDS: &[&str] = &["inspection", "credit_record", "complaint"];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplyView {
     pub id: i64,
-    /// `inspection` or `credit_record`.
+    /// `inspection`, `credit_record` or `complaint` (a closed complaint of the shop).
     pub record_kind: String,
     pub record_id: i64,
     pub reply: String,

@@ -37,9 +37,54 @@ pub const MAX_FIELDS_BYTES: usize = 16 * 1024;
 /// [`MAX_PARTS`] parts (else 413). 415 for any other content type.
 pub async fn read_multipart(
     req: &HttpRequest,
-    mut payload: Multipart,
+    payload: Multipart,
     max: usize,
 ) -> AppResult<Upload> {
+    let form = read_multipart_files(req, payload, "file", 1, max, max).await?;
+    Ok(Upload {
+        file: form.files.into_iter().next(),
+        fields: form.fields,
+    })
+}
+
+/// A form with several files under one name.
+pub struct Files {
+    /// (file name as sent, bytes), in the order sent; empty parts included.
+    pub files: Vec<(Option<String>, Vec<u8>)>,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Reads a multipart/form-data body with up to `max_files` parts named `file_part` (each at
+/// most `max_each` bytes and all together `max_total`, else 413; one more is 422
+/// `duplicate_part` when one is allowed, `too_many_files` otherwise) and small text fields (4
+/// KiB each, 16 KiB in all), at most [`MAX_PARTS`] other parts (else 413). 415 for any other
+/// content type.
+pub async fn read_multipart_files(
+    req: &HttpRequest,
+    payload: Multipart,
+    file_part: &str,
+    max_files: usize,
+    max_each: usize,
+    max_total: usize,
+) -> AppResult<Files> {
+    let mut form = Files {
+        files: Vec::new(),
+        fields: Vec::new(),
+    };
+    read_multipart_into(req, payload, file_part, (max_files, max_each, max_total), &mut form)
+        .await?;
+    Ok(form)
+}
+
+/// [`read_multipart_files`] into `form`, which keeps what was read before a failure (a form
+/// page shows the text typed before a file that was too large).
+pub async fn read_multipart_into(
+    req: &HttpRequest,
+    mut payload: Multipart,
+    file_part: &str,
+    (max_files, max_each, max_total): (usize, usize, usize),
+    form: &mut Files,
+) -> AppResult<()> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -47,39 +92,39 @@ pub async fn read_multipart(
         .unwrap_or_default();
     if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
         return Err(AppError::UnsupportedMediaType {
-            detail: "send the file as multipart/form-data with a part named `file`".into(),
+            detail: format!(
+                "send the file as multipart/form-data with a part named `{file_part}`"
+            ),
         });
     }
-    let mut form = Upload {
-        file: None,
-        fields: Vec::new(),
-    };
-    let (mut parts, mut field_bytes) = (0usize, 0usize);
+    let (mut parts, mut field_bytes, mut file_bytes) = (0usize, 0usize, 0usize);
     while let Some(part) = payload.next().await {
         let mut part = part.map_err(|e| AppError::BadRequest {
             code: "invalid_multipart",
             detail: format!("the multipart body is malformed: {e}"),
         })?;
-        parts += 1;
-        if parts > MAX_PARTS {
-            return Err(AppError::PayloadTooLarge {
-                detail: format!("the form has more than {MAX_PARTS} parts"),
-            });
-        }
         let name = part.name().unwrap_or_default().to_owned();
-        if name == "file" && form.file.is_some() {
-            return Err(AppError::validation(FieldError::new(
-                "file",
-                "duplicate_part",
-                "send one part named `file`",
-            )));
+        let is_file = name == file_part;
+        if !is_file {
+            parts += 1;
+            if parts > MAX_PARTS {
+                return Err(AppError::PayloadTooLarge {
+                    detail: format!("the form has more than {MAX_PARTS} parts"),
+                });
+            }
+        } else if form.files.len() == max_files {
+            return Err(AppError::validation(if max_files == 1 {
+                FieldError::new(file_part, "duplicate_part", format!("send one part named `{file_part}`"))
+            } else {
+                FieldError::new(file_part, "too_many_files", format!("send at most {max_files} parts named `{file_part}`"))
+            }));
         }
         let filename = part
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .map(str::to_owned);
-        let limit = if name == "file" {
-            max
+        let limit = if is_file {
+            max_each.min(max_total - file_bytes)
         } else {
             MAX_FIELD_BYTES.min(MAX_FIELDS_BYTES - field_bytes)
         };
@@ -90,8 +135,10 @@ pub async fn read_multipart(
                 detail: format!("the multipart body is malformed: {e}"),
             })?;
             if buf.len() + chunk.len() > limit {
-                let detail = if name != "file" && limit < MAX_FIELD_BYTES {
+                let detail = if !is_file && limit < MAX_FIELD_BYTES {
                     format!("the text fields are larger than {MAX_FIELDS_BYTES} bytes in all")
+                } else if is_file && limit < max_each {
+                    format!("the files are larger than {max_total} bytes in all")
                 } else {
                     format!("the part `{name}` is larger than {limit} bytes")
                 };
@@ -99,15 +146,16 @@ pub async fn read_multipart(
             }
             buf.extend_from_slice(&chunk);
         }
-        if name == "file" {
-            form.file = Some((filename, buf));
+        if is_file {
+            file_bytes += buf.len();
+            form.files.push((filename, buf));
         } else {
             field_bytes += buf.len();
             form.fields
                 .push((name, String::from_utf8_lossy(&buf).into_owned()));
         }
     }
-    Ok(form)
+    Ok(())
 }
 
 /// The multipart form of a photo upload (schema only).

@@ -101,6 +101,7 @@ pub async fn apply(
         path.into_inner(),
         body.record_id,
         &body.reason,
+        Vec::new(),
     )
     .await?;
     Ok(HttpResponse::Created().json(v))
@@ -207,4 +208,38 @@ pub async fn set_review_deadline(
     Ok(web::Json(
         svc::set_review_days(&state, &user, actor, &path, body.working_days).await?,
     ))
+}
+
+/// Attach evidence to an open repair application (the merchant itself only): multipart `file`
+/// parts, at most five files per application in all. 409 `decided` once it is decided.
+#[utoipa::path(operation_id = "add_repair_evidence", tag = "merchants", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body(content = inline(crate::routes::api::objections::EvidenceForm), content_type = "multipart/form-data"),
+    responses(
+    (status = 201, body = Vec<crate::service::evidence::EvidenceView>),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 413, body = Problem, content_type = "application/problem+json"),
+    (status = 415, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/credit-repairs/{id}/evidence")]
+pub async fn add_evidence(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    payload: actix_multipart::Multipart,
+) -> AppResult<HttpResponse> {
+    let actor = actor(&user, &req, &state.settings.trusted_proxies);
+    let files = crate::routes::api::objections::read_evidence(&req, payload);
+    let v = crate::service::evidence::attach(
+        &state,
+        &user,
+        actor,
+        crate::db::evidence::Parent::Repair(path.into_inner()),
+        files,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(v))
 }

@@ -43,11 +43,12 @@ pub async fn list(
     ))
 }
 
-/// Reply to one of the shop's records (the merchant itself only): `kind` is `inspection` or
-/// `credit_record`. Editable until a regulator has seen it (then 409 `reply_locked`).
+/// Reply to one of the shop's records (the merchant itself only): `kind` is `inspection`,
+/// `credit_record` or `complaint` (once closed; the public page shows the complaint's category
+/// and closing day with the reply, nothing of the consumer). Editable until a regulator has seen it (then 409 `reply_locked`).
 #[utoipa::path(operation_id = "put_reply", tag = "merchants", security(("bearer" = [])), params(
     ("id" = i64, Path),
-    ("kind" = String, Path, description = "`inspection` or `credit_record`"),
+    ("kind" = String, Path, description = "`inspection`, `credit_record` or `complaint` (closed)"),
     ("record_id" = i64, Path),
 ), request_body = ReplyRequest, responses(
     (status = 200, body = ReplyView),
@@ -74,7 +75,7 @@ pub async fn put_reply(
 /// A regulator has read the reply: it can no longer be edited.
 #[utoipa::path(operation_id = "mark_reply_seen", tag = "merchants", security(("bearer" = [])), params(
     ("id" = i64, Path),
-    ("kind" = String, Path, description = "`inspection` or `credit_record`"),
+    ("kind" = String, Path, description = "`inspection`, `credit_record` or `complaint` (closed)"),
     ("record_id" = i64, Path),
 ), responses(
     (status = 200, body = ReplyView),
@@ -98,7 +99,7 @@ pub async fn seen(
 /// Hide a reply from the public (abuse, personal data), with a reason the merchant sees.
 #[utoipa::path(operation_id = "hide_reply", tag = "merchants", security(("bearer" = [])), params(
     ("id" = i64, Path),
-    ("kind" = String, Path, description = "`inspection` or `credit_record`"),
+    ("kind" = String, Path, description = "`inspection`, `credit_record` or `complaint` (closed)"),
     ("record_id" = i64, Path),
 ), request_body = HideRequest, responses(
     (status = 200, body = ReplyView),

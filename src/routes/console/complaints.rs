@@ -249,6 +249,18 @@ pub struct ComplaintPage {
     pub forms: Vec<ActionForm>,
     pub staff: bool,
     pub templates: Vec<(String, String)>,
+    /// The complaint is closed: the shop may answer it in public.
+    pub closed: bool,
+    /// The shop's public reply to it, if any.
+    pub reply: Option<service::replies::ReplyView>,
+    /// The caller is the shop (it may write the reply while no regulator has seen it).
+    pub is_owner: bool,
+    /// The reply may still change (no regulator has seen or hidden it).
+    pub reply_editable: bool,
+    /// The reply form (as posted when it failed).
+    pub reply_form: FormState,
+    /// The hide form (as posted when it failed).
+    pub hide_form: FormState,
 }
 
 /// The actions open to the caller on a complaint in this state.
@@ -329,9 +341,38 @@ async fn complaint_page(
     } else {
         vec![]
     };
+    let closed = v.closed_at.is_some();
+    let reply = if closed {
+        service::replies::list(state, c.user(), v.merchant_id)
+            .await
+            .map_err(|e| ConsoleError::from(e).in_lang(c.lang))?
+            .into_iter()
+            .find(|r| r.record_kind == "complaint" && r.record_id == v.id)
+    } else {
+        None
+    };
+    let failed_as = |name: &str| match &failed {
+        Some((a, f)) if *a == name => f.clone(),
+        _ => FormState::default(),
+    };
+    let reply_form = match (&failed, &reply) {
+        (Some(("reply", f)), _) => f.clone(),
+        (_, Some(r)) => FormState {
+            values: [("reply".to_owned(), r.reply.clone())].into(),
+            ..FormState::default()
+        },
+        _ => FormState::default(),
+    };
+    let hide_form = failed_as("reply_hidden");
     let mut chrome = c.chrome(state, "complaints");
     chrome.flash = flash;
     html(&ComplaintPage {
+        closed,
+        is_owner: c.user().merchant_id == Some(v.merchant_id),
+        reply_editable: reply.as_ref().is_none_or(|r| !r.seen && !r.hidden),
+        reply,
+        reply_form,
+        hide_form,
         templates,
         c: chrome,
         status: t.w("console.complaint.status", &v.status),
@@ -373,6 +414,15 @@ pub async fn show(
             c.words()
                 .s(&format!("console.complaint.done.{d}"))
                 .to_owned()
+        })
+        .or_else(|| {
+            let key = match q.done.as_deref()? {
+                "reply" => "console.complaint.reply.done",
+                "reply_seen" => "console.complaint.reply.seen_done",
+                "reply_hidden" => "console.complaint.reply.hide_done",
+                _ => return None,
+            };
+            Some(c.words().s(key).to_owned())
         });
     let body = complaint_page(&state, &c, path.into_inner(), None, flash).await?;
     Ok(HttpResponse::Ok()
@@ -465,6 +515,35 @@ pub async fn act(
         }
         Err(e) => Err(ConsoleError::from(e).in_lang(c.lang)),
     }
+}
+
+/// The end of a reply action on complaint `id` (the shop's reply, a regulator's "seen" or
+/// "hide"): back to the complaint, or its page again with the message beside the field.
+pub async fn reply_result(
+    state: &AppState,
+    c: &Console,
+    id: i64,
+    form: &FormData,
+    done: &str,
+    result: Result<service::replies::ReplyView, AppError>,
+) -> ConsoleResult {
+    let errors = match result {
+        Ok(_) => {
+            return Ok(see_other(&format!(
+                "/console/complaints/{id}?done={done}#reply"
+            )))
+        }
+        Err(AppError::Validation(errors)) => errors,
+        Err(AppError::Conflict { code, detail }) => {
+            vec![FieldError::new("reply", code, detail)]
+        }
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    let which = if done == "reply" { "reply" } else { "reply_hidden" };
+    let fs = FormState::failed(form, c.lang, &errors);
+    Ok(unprocessable(
+        complaint_page(state, c, id, Some((which, fs)), None).await?,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

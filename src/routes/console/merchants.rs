@@ -71,7 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// `(value, label)` pairs for a select.
 pub type Options = Vec<(String, String)>;
 
-fn words<T: Copy>(t: &Words, all: &[T], prefix: &str, word: fn(T) -> &'static str) -> Options {
+pub(super) fn words<T: Copy>(t: &Words, all: &[T], prefix: &str, word: fn(T) -> &'static str) -> Options {
     all.iter()
         .map(|v| (word(*v).to_owned(), t.w(prefix, word(*v))))
         .collect()
@@ -1133,6 +1133,9 @@ async fn reply_result(
     done: &str,
     result: Result<service::replies::ReplyView, AppError>,
 ) -> ConsoleResult {
+    if kind == "complaint" {
+        return super::complaints::reply_result(state, c, record, form, done, result).await;
+    }
     let anchor = if kind == "inspection" {
         "inspection"
     } else {
@@ -1163,27 +1166,33 @@ async fn reply_result(
     ))
 }
 
-/// The owner objects to one of its records (textarea `reason`).
+/// The owner objects to one of its records (textarea `reason`, files `evidence`).
 pub async fn file_objection(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<i64>,
     payload: web::Payload,
 ) -> ConsoleResult {
-    let (c, form) = posted(&state, &req, payload).await?;
+    let (c, form, files) = super::posted_with_files(&state, &req, payload).await?;
     let id = path.into_inner();
     let kind = form.get("record_kind").trim().to_owned();
     let record = form.get("record_id").trim().parse::<i64>().unwrap_or(0);
-    let r = service::objections::file(
-        &state,
-        c.user(),
-        c.actor(&state, &req),
-        id,
-        &kind,
-        record,
-        form.get("reason"),
-    )
-    .await;
+    let r = match files {
+        Ok(files) => {
+            service::objections::file(
+                &state,
+                c.user(),
+                c.actor(&state, &req),
+                id,
+                &kind,
+                record,
+                form.get("reason"),
+                files,
+            )
+            .await
+        }
+        Err(e) => Err(AppError::validation(e)),
+    };
     let anchor = if kind == "inspection" {
         "inspection"
     } else {
@@ -1210,25 +1219,32 @@ pub async fn file_objection(
     ))
 }
 
-/// The owner applies for credit repair of a credit record (textarea `reason`).
+/// The owner applies for credit repair of a credit record (textarea `reason`, files
+/// `evidence`).
 pub async fn apply_repair(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<i64>,
     payload: web::Payload,
 ) -> ConsoleResult {
-    let (c, form) = posted(&state, &req, payload).await?;
+    let (c, form, files) = super::posted_with_files(&state, &req, payload).await?;
     let id = path.into_inner();
     let record = form.get("record_id").trim().parse::<i64>().unwrap_or(0);
-    let r = service::repairs::apply(
-        &state,
-        c.user(),
-        c.actor(&state, &req),
-        id,
-        record,
-        form.get("reason"),
-    )
-    .await;
+    let r = match files {
+        Ok(files) => {
+            service::repairs::apply(
+                &state,
+                c.user(),
+                c.actor(&state, &req),
+                id,
+                record,
+                form.get("reason"),
+                files,
+            )
+            .await
+        }
+        Err(e) => Err(AppError::validation(e)),
+    };
     let errors = match r {
         Ok(_) => {
             return Ok(see_other(&format!(
@@ -1238,7 +1254,11 @@ pub async fn apply_repair(
         Err(AppError::Validation(errors)) => errors
             .into_iter()
             .map(|e| crate::domain::FieldError {
-                field: "reason".into(),
+                field: if e.field == "evidence" {
+                    e.field
+                } else {
+                    "reason".into()
+                },
                 ..e
             })
             .collect(),

@@ -510,6 +510,62 @@ pub async fn posted(
     Ok((c, form))
 }
 
+/// A form post that may carry evidence files (`multipart/form-data`, files in the part
+/// `evidence`; an url-encoded post is the same form without files), its CSRF token checked and
+/// its one-time id spent. Files that cannot be read (too many, too large) come back as the
+/// field error beside `evidence`, with the text typed before them kept.
+pub async fn posted_with_files(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> ConsoleResult<(
+    Console,
+    FormData,
+    Result<Vec<crate::service::evidence::EvidenceUpload>, FieldError>,
+)> {
+    use crate::service::evidence as ev;
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !multipart {
+        let (c, form) = posted(state, req, payload).await?;
+        return Ok((c, form, Ok(Vec::new())));
+    }
+    let c = signed_in(state, req).await?;
+    let mut read = crate::routes::api::photos::Files {
+        files: Vec::new(),
+        fields: Vec::new(),
+    };
+    let result = crate::routes::api::photos::read_multipart_into(
+        req,
+        actix_multipart::Multipart::new(req.headers(), payload),
+        "evidence",
+        (ev::MAX_FILES, ev::MAX_FILE_BYTES, ev::MAX_REQUEST_BYTES),
+        &mut read,
+    )
+    .await;
+    let form = FormData::from_pairs(read.fields);
+    check_csrf(state, req, &c, &form)?;
+    let files = match result {
+        Ok(()) => Ok(read
+            .files
+            .into_iter()
+            .map(|(file_name, bytes)| ev::EvidenceUpload { file_name, bytes })
+            .collect()),
+        Err(AppError::Validation(mut e)) if !e.is_empty() => Err(e.remove(0)),
+        Err(AppError::PayloadTooLarge { detail }) => {
+            Err(FieldError::new("evidence", "too_large", detail))
+        }
+        Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
+    };
+    if files.is_ok() {
+        once(state, req, &c, &form).await?;
+    }
+    Ok((c, form, files))
+}
+
 /// Field errors for a form: the message for each field, in the page's language.
 #[derive(Debug, Default, Clone)]
 pub struct Errors {
