@@ -8,7 +8,9 @@ PyPI drives it (`pip install playwright`, never `playwright install`).
 """
 import os
 import re
+import struct
 import sys
+import zlib
 
 from playwright.sync_api import sync_playwright
 
@@ -46,6 +48,56 @@ def file_complaint(browser):
     ctx.close()
 
 
+def png_bytes(width, height):
+    """A small PNG (a gradient standing in for a phone photo)."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 120)) for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def shop_pages(browser, width):
+    """The shop owner's pages: its shop, the edit form, its complaints, its account; on the
+    phone an objection with a photo as evidence is filed first (so the regulators' queue has
+    one)."""
+    ctx = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    login(page, "shop-001")
+    if width == 390:
+        form = page.locator("form[action$='/objections']").first
+        if form.count():
+            form.locator("xpath=..").locator("summary").click()
+            form.locator("textarea[name=reason]").fill("检查当日冷柜正在除霜，温度读数不代表正常运行，附温度记录。")
+            form.locator("input[type=file]").set_input_files(
+                {"name": "温度记录.png", "mimeType": "image/png", "buffer": png_bytes(120, 90)})
+            shoot(page, "shop-objection-form", width)
+            form.locator("button[type=submit]").click()
+            page.wait_for_load_state()
+    page.goto(BASE + "/console/")
+    shoot(page, "shop-home", width)
+    edit = page.locator("a[href$='/edit']").first.get_attribute("href")
+    page.goto(BASE + edit)
+    shoot(page, "shop-edit", width)
+    page.goto(BASE + "/console/complaints")
+    shoot(page, "shop-complaints", width)
+    rows = page.locator("table a[href^='/console/complaints/']")
+    if rows.count():
+        page.goto(BASE + rows.first.get_attribute("href"))
+        page.locator("details#act-propose summary").click() if page.locator(
+            "details#act-propose").count() else None
+        shoot(page, "shop-complaint", width)
+    page.goto(BASE + "/console/account")
+    shoot(page, "shop-account", width)
+    ctx.close()
+
+
 def shoot(page, name, width):
     path = os.path.join(OUT, f"{name}-{width}.png")
     page.screenshot(path=path, full_page=True)
@@ -66,6 +118,7 @@ def main():
             shoot(page, "login", width)
             if width == 390:
                 file_complaint(browser)
+            shop_pages(browser, width)
             login(page, "reg-513201")
             shoot(page, "home", width)
             page.goto(BASE + "/console/merchants")
@@ -92,11 +145,6 @@ def main():
             login(page, "admin")
             page.goto(BASE + "/console/settings")
             shoot(page, "settings", width)
-            ctx.close()
-            ctx = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
-            page = ctx.new_page()
-            login(page, "shop-001")
-            shoot(page, "merchant-own", width)
             ctx.close()
         browser.close()
 

@@ -2,9 +2,9 @@
 //! `&mut AsyncPgConnection` and return `QueryResult`; they know nothing of HTTP.
 
 pub mod audit;
-pub mod evidence;
 pub mod calendar;
 pub mod complaints;
+pub mod evidence;
 pub mod merchants;
 pub mod migrations;
 pub mod objections;

@@ -49,7 +49,7 @@ pub struct EvidenceView {
 impl From<EvidenceMeta> for EvidenceView {
     fn from(m: EvidenceMeta) -> Self {
         Self {
-            url: format!("/evidence/{}", m.id),
+            url: format!("/api/v1/evidence/{}", m.id),
             id: m.id,
             file_name: m.file_name,
             content_type: m.content_type,
@@ -156,7 +156,10 @@ pub async fn views(
     conn: &mut AsyncPgConnection,
     objection_ids: &[i64],
     repair_ids: &[i64],
-) -> AppResult<(HashMap<i64, Vec<EvidenceView>>, HashMap<i64, Vec<EvidenceView>>)> {
+) -> AppResult<(
+    HashMap<i64, Vec<EvidenceView>>,
+    HashMap<i64, Vec<EvidenceView>>,
+)> {
     let mut by_objection: HashMap<i64, Vec<EvidenceView>> = HashMap::new();
     let mut by_repair: HashMap<i64, Vec<EvidenceView>> = HashMap::new();
     for m in db::evidence::of_parents(conn, objection_ids, repair_ids).await? {
@@ -247,7 +250,10 @@ mod tests {
     #[test]
     fn names_are_cleaned_and_typed() {
         assert_eq!(display_name(Some("C:\\x\\收据.PNG"), 1, false), "收据.jpg");
-        assert_eq!(display_name(Some("../../etc/passwd"), 2, true), "passwd.pdf");
+        assert_eq!(
+            display_name(Some("../../etc/passwd"), 2, true),
+            "passwd.pdf"
+        );
         assert_eq!(display_name(None, 3, false), "evidence-3.jpg");
         assert_eq!(display_name(Some("  "), 4, true), "evidence-4.pdf");
         assert_eq!(display_name(Some("a\u{7}b.pdf"), 1, true), "ab.pdf");
@@ -265,7 +271,9 @@ mod tests {
             file_name: None,
             bytes: b"%PDF-1.4\n%%EOF".to_vec(),
         };
-        let e = prepare(vec![pdf.clone(), pdf.clone()], 4).await.unwrap_err();
+        let e = prepare(vec![pdf.clone(), pdf.clone()], 4)
+            .await
+            .unwrap_err();
         assert!(matches!(e, AppError::Validation(ref v) if v[0].code == "too_many_files"));
         let ok = prepare(vec![pdf], 4).await.unwrap();
         assert_eq!(ok[0].content_type, "application/pdf");

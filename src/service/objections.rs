@@ -14,9 +14,9 @@ use crate::auth::{policy, CurrentUser};
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::objections::{Corrected, ObjectionRow, Outcome};
-use crate::service::evidence::{EvidenceUpload, EvidenceView};
 use crate::domain::FieldError;
 use crate::error::{AppError, AppResult};
+use crate::service::evidence::{EvidenceUpload, EvidenceView};
 use crate::service::today;
 use crate::state::AppState;
 
@@ -72,6 +72,15 @@ async fn with_evidence(
     Ok(views)
 }
 
+/// An objection as the merchant sends it.
+pub struct ObjectionInput<'a> {
+    /// `inspection` or `credit_record`.
+    pub record_kind: &'a str,
+    pub record_id: i64,
+    pub reason: &'a str,
+    pub evidence: Vec<EvidenceUpload>,
+}
+
 /// Files an objection to one of the merchant's records: the merchant itself only (regulators
 /// 403, others 404), a record of its own (404), a reason (422); one open objection per record
 /// (409 `objection_open`).
@@ -80,11 +89,14 @@ pub async fn file(
     user: &CurrentUser,
     actor: Actor,
     merchant_id: i64,
-    kind: &str,
-    record_id: i64,
-    reason: &str,
-    evidence: Vec<EvidenceUpload>,
+    input: ObjectionInput<'_>,
 ) -> AppResult<ObjectionView> {
+    let ObjectionInput {
+        record_kind: kind,
+        record_id,
+        reason,
+        evidence,
+    } = input;
     let mut conn = state.pool.get().await?;
     let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::reply_to_record(user, merchant_id, &region).check()?;
@@ -103,8 +115,7 @@ pub async fn file(
         &mut conn,
         &actor,
         merchant_id,
-        kind,
-        record_id,
+        (kind, record_id),
         &reason,
         deadline,
         &evidence,
@@ -205,7 +216,11 @@ pub async fn queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Queued
     let names: Vec<String> = rows.iter().map(|(_, n)| n.clone()).collect();
     let rows: Vec<ObjectionRow> = rows.into_iter().map(|(o, _)| o).collect();
     let records = objected_records(&mut conn, &rows).await?;
-    let views = with_evidence(&mut conn, rows.into_iter().map(ObjectionView::from).collect()).await?;
+    let views = with_evidence(
+        &mut conn,
+        rows.into_iter().map(ObjectionView::from).collect(),
+    )
+    .await?;
     Ok(views
         .into_iter()
         .zip(names)
@@ -290,9 +305,19 @@ async fn corrected(
         };
         let n = super::records::validate_inspection(&req, o.merchant_id, by, today)
             .map_err(prefixed)?;
-        if (&n.kind, n.inspected_on, &n.department, &n.result, &n.summary)
-            == (&cur.kind, cur.inspected_on, &cur.department, &cur.result, &cur.summary)
-        {
+        if (
+            &n.kind,
+            n.inspected_on,
+            &n.department,
+            &n.result,
+            &n.summary,
+        ) == (
+            &cur.kind,
+            cur.inspected_on,
+            &cur.department,
+            &cur.result,
+            &cur.summary,
+        ) {
             return Err(no_change());
         }
         Ok(Corrected::Inspection(n))
@@ -374,36 +399,36 @@ pub async fn decide(
     let note_checked = super::required_text("note", note, 2000);
     let outcome: AppResult<Outcome> = async {
         Ok(match (decision.trim(), correction) {
-        ("remove", None) => Outcome::Remove,
-        ("uphold", None) => Outcome::Uphold,
-        ("correct", Some(c)) => {
-            if o.status != "open" {
-                return Err::<Outcome, AppError>(decided());
+            ("remove", None) => Outcome::Remove,
+            ("uphold", None) => Outcome::Uphold,
+            ("correct", Some(c)) => {
+                if o.status != "open" {
+                    return Err::<Outcome, AppError>(decided());
+                }
+                Outcome::Correct(corrected(&mut conn, &o, c, user.id).await?)
             }
-            Outcome::Correct(corrected(&mut conn, &o, c, user.id).await?)
-        }
-        ("correct", None) => {
-            return Err::<Outcome, AppError>(AppError::validation(FieldError::new(
-                "correction",
-                "required",
-                "a correction needs the corrected fields",
-            )))
-        }
-        ("remove" | "uphold", Some(_)) => {
-            return Err::<Outcome, AppError>(AppError::validation(FieldError::new(
-                "correction",
-                "not_applicable",
-                "send corrected fields only with the decision `correct`",
-            )))
-        }
-        _ => {
-            return Err::<Outcome, AppError>(AppError::validation(FieldError::new(
-                "decision",
-                "invalid_decision",
-                "decision must be one of uphold, correct, remove",
-            )))
-        }
-    })
+            ("correct", None) => {
+                return Err::<Outcome, AppError>(AppError::validation(FieldError::new(
+                    "correction",
+                    "required",
+                    "a correction needs the corrected fields",
+                )))
+            }
+            ("remove" | "uphold", Some(_)) => {
+                return Err::<Outcome, AppError>(AppError::validation(FieldError::new(
+                    "correction",
+                    "not_applicable",
+                    "send corrected fields only with the decision `correct`",
+                )))
+            }
+            _ => {
+                return Err::<Outcome, AppError>(AppError::validation(FieldError::new(
+                    "decision",
+                    "invalid_decision",
+                    "decision must be one of uphold, correct, remove",
+                )))
+            }
+        })
     }
     .await;
     // Every field error at once: the decision's and the note's.

@@ -14,8 +14,8 @@ use crate::db;
 use crate::db::audit::Actor;
 use crate::db::repairs::{RepairRow, RepairRule};
 use crate::domain::FieldError;
-use crate::service::evidence::{EvidenceUpload, EvidenceView};
 use crate::error::{AppError, AppResult};
+use crate::service::evidence::{EvidenceUpload, EvidenceView};
 use crate::service::today;
 use crate::state::AppState;
 

@@ -117,6 +117,18 @@ async fn console_journeys_in_a_real_browser() {
         )
         .await;
     assert_eq!(r.status(), 201);
+    // A penalty old enough (120 days, the rule is 90) for the owner to apply for its repair.
+    let decided = (yidianyima::service::today() - chrono::Days::new(120)).to_string();
+    let r = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/credit-records", shop.id),
+            &json!({"kind": "penalty", "department": "红原县市场监督管理局", "decision_no": "红市监罚〔2026〕5号",
+                    "decided_on": decided, "summary": "未明码标价"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let old_penalty: Value = r.json().await.unwrap();
 
     let uscc = uscc_for("513230", 71_001);
     let uscc_nojs = uscc_for("513230", 71_002);
@@ -137,6 +149,7 @@ async fn console_journeys_in_a_real_browser() {
         ("E2E_SHOP_ID", shop.id.to_string()),
         ("E2E_SHOP_USER", owner.username.clone()),
         ("E2E_SHOP_PASS", owner.password.clone()),
+        ("E2E_OLD_PENALTY_ID", old_penalty["id"].to_string()),
         ("E2E_TODAY", yidianyima::service::today().to_string()),
         ("E2E_DOWNLOADS", downloads.display().to_string()),
     ];
@@ -220,15 +233,55 @@ async fn console_journeys_in_a_real_browser() {
         1,
         "the reply"
     );
-    assert_eq!(
-        count(format!(
-            "SELECT count(*) AS n FROM credit_records WHERE merchant_id = {} AND withdrawn_at IS NOT NULL",
-            shop.id
-        ))
-        .await,
-        1,
-        "the penalty removed after the objection"
-    );
+    for (sql, what) in [
+        (
+            format!(
+                "SELECT count(*) AS n FROM objections WHERE merchant_id = {} AND status = 'corrected'",
+                shop.id
+            ),
+            "the objection ended in a correction",
+        ),
+        (
+            format!(
+                "SELECT count(*) AS n FROM credit_records WHERE merchant_id = {} \
+                 AND summary = '未按规定明码标价（经核查更正）' AND withdrawn_at IS NULL",
+                shop.id
+            ),
+            "the corrected penalty, still public",
+        ),
+        (
+            format!(
+                "SELECT count(*) AS n FROM credit_repairs r JOIN credit_records c ON c.id = r.record_id \
+                 WHERE r.merchant_id = {} AND r.status = 'approved' AND c.withdrawn_at IS NOT NULL",
+                shop.id
+            ),
+            "the repair approved and the old penalty out of publicity",
+        ),
+        (
+            format!(
+                "SELECT count(*) AS n FROM evidence_files WHERE merchant_id = {} AND content_type = 'image/jpeg'",
+                shop.id
+            ),
+            "the receipt photographed as evidence",
+        ),
+        (
+            format!(
+                "SELECT count(*) AS n FROM photos WHERE merchant_id = {} AND kind = 'storefront'",
+                shop.id
+            ),
+            "the storefront photo",
+        ),
+        (
+            format!(
+                "SELECT count(*) AS n FROM complaints WHERE merchant_id = {} AND status = 'resolved' \
+                 AND proposal_amount_fen = 5000",
+                shop.id
+            ),
+            "the settlement accepted by the consumer",
+        ),
+    ] {
+        assert_eq!(count(sql).await, 1, "{what}");
+    }
 }
 
 /// A fresh directory for the script's downloads and log.

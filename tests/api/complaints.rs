@@ -118,7 +118,7 @@ pub async fn make_overdue(app: &TestApp, id: i64) {
     .unwrap();
 }
 
-async fn act(app: &TestApp, who: &TestUser, id: i64, body: Value) -> reqwest::Response {
+pub async fn act(app: &TestApp, who: &TestUser, id: i64, body: Value) -> reqwest::Response {
     app.post_as(
         &who.token,
         &format!("/api/v1/complaints/{id}/actions"),

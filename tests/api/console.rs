@@ -105,6 +105,35 @@ impl<'a> Browser<'a> {
         self.read(resp).await
     }
 
+    /// Posts a multipart form: `fields` as text parts, then `files` as (part name, file name,
+    /// bytes), as a browser sends a form with `enctype="multipart/form-data"`.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: Vec<(&str, &str, Vec<u8>)>,
+    ) -> Page {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        for (name, file_name, bytes) in files {
+            form = form.part(
+                name.to_owned(),
+                reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+            );
+        }
+        let mut r = self.app.client.post(self.app.url(path)).multipart(form);
+        if let Some(c) = &self.cookie {
+            r = r.header(header::COOKIE, format!("yidianyima_session={c}"));
+        }
+        if let Some(o) = &self.origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        let resp = r.send().await.unwrap();
+        self.read(resp).await
+    }
+
     /// GETs `page`, then posts `fields` with the page's CSRF token to `action`.
     pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let p = self.get(page).await;

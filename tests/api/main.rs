@@ -15,6 +15,7 @@ mod console_merchants;
 mod console_reports;
 mod console_users;
 mod errors;
+mod evidence;
 mod helpers;
 mod imports;
 mod merchants;

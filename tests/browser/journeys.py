@@ -8,9 +8,11 @@ first failure, with the journey, the URL and the page's text.
 
 import os
 import re
+import struct
 import sys
 import time
 import traceback
+import zlib
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
@@ -80,6 +82,33 @@ class Watch:
                 self.problems.append(f"{page.url}: ids used more than once: {', '.join(twice)}")
         if self.problems:
             raise AssertionError(f"{where}: " + "\n  ".join(self.problems))
+
+
+def png_bytes(width, height):
+    """A small opaque PNG (a gradient), made here: no imaging library needed."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 120)) for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return PNG_SIGNATURE + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def phone_context(browser, watch):
+    """A shop owner's phone, signed in with "remember this device"."""
+    phone = new_context(browser, watch, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    page.goto("/console/login")
+    page.get_by_label("用户名", exact=True).fill(ENV["E2E_SHOP_USER"])
+    page.get_by_label("密码", exact=True).fill(ENV["E2E_SHOP_PASS"])
+    page.get_by_label("在此设备上保持登录").check()
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{BASE}/console/")
+    return phone, page
 
 
 def new_context(browser, watch, **kw):
@@ -299,16 +328,122 @@ def merchant_on_a_phone(browser, watch, reg_page):
 
     reg_page.goto("/console/objections")
     card = reg_page.locator("section.card", has_text="决定书所列为隔壁商铺")
-    card.get_by_label("撤下公示（记录有误）").check()
-    card.locator("textarea[name=note]").fill("经核实为登记错误，已撤下。")
+    card.get_by_label("更正记录（按下方内容修改）").check()
+    card.locator("summary", has_text="更正后的记录内容").click()
+    expect(card.get_by_label("决定书文号")).to_have_value("红市监罚〔2026〕21号")
+    card.get_by_label("摘要").fill("未按规定明码标价（经核查更正）")
+    card.locator("textarea[name=note]").fill("经核实原登记事由有误，已更正。")
     card.get_by_role("button", name="提交结论").click()
-    expect(reg_page.locator(".flash")).to_contain_text("已撤下公示")
+    expect(reg_page.locator(".flash")).to_contain_text("记录已更正")
 
     public.goto(f"/s/{code}?fresh=1")
+    expect(public.locator("body")).to_contain_text("未按规定明码标价（经核查更正）")
     expect(public.locator("body")).not_to_contain_text("误登记的处罚")
+    expect(public.locator("body")).not_to_contain_text("商户已提出异议，核查中")
     page.goto("/console/")
-    # the record has left publicity; the shop still sees the decision and why
-    expect(page.locator("#rights")).to_contain_text("经核实为登记错误，已撤下。")
+    # the shop sees the decision and why
+    expect(page.locator("#rights")).to_contain_text("经核实原登记事由有误，已更正。")
+    phone.close()
+
+
+def storefront_photo_on_a_phone(browser, watch):
+    """The owner photographs the storefront; the console shows the re-encoded photo and the
+    public page shows it to consumers."""
+    shop, code = ENV["E2E_SHOP_ID"], ENV["E2E_CODE"]
+    phone, page = phone_context(browser, watch)
+    page.goto(f"/console/merchants/{shop}#photos")
+    photos = page.locator("#photos")
+    photos.locator("summary", has_text="上传照片").click()
+    picker = photos.locator("input[type=file][name=file]")
+    assert picker.get_attribute("accept") == "image/*"
+    picker.set_input_files({"name": "门头.png", "mimeType": "image/png", "buffer": png_bytes(320, 200)})
+    photos.get_by_role("button", name="上传").click()
+    expect(page.locator(".flash")).to_contain_text("照片已上传")
+    thumb = page.locator("#photos ul.photos img").first
+    expect(thumb).to_be_visible()
+    src = thumb.get_attribute("src")
+    assert src and src.endswith("/thumb.jpg"), src
+    public = phone.new_page()
+    public.goto(f"/s/{code}?fresh=1")
+    expect(public.locator("img[src$='.jpg']").first).to_be_visible()
+    phone.close()
+
+
+def settlement_on_a_phone(browser, watch):
+    """A consumer complains; the owner proposes a settlement on the phone (amount in yuan);
+    the consumer accepts it on the tracking page; the owner sees the outcome."""
+    consumer = new_context(browser, watch, viewport={"width": 390, "height": 844}, is_mobile=True)
+    cpage = consumer.new_page()
+    cpage.goto(f"/s/{ENV['E2E_CODE']}/complaint")
+    cpage.get_by_label("您的姓名").fill("李四")
+    cpage.get_by_label("联系电话").fill("13900002222")
+    cpage.get_by_label("投诉类别").select_option("service")
+    cpage.get_by_label("事情经过").fill("预订的包间到店后被告知没有，等了四十分钟。")
+    cpage.get_by_role("button", name="提交投诉").click()
+    expect(cpage).to_have_url(re.compile(r"/track\?no=\d{12}&submitted=1"))
+    no = re.search(r"no=(\d{12})", cpage.url).group(1)
+
+    phone, page = phone_context(browser, watch)
+    page.goto("/console/complaints")
+    page.get_by_role("link", name=re.compile(f"{no[:6]}-?{no[6:]}")).click()
+    main = page.locator("main")
+    expect(main).to_contain_text("李*")  # the consumer's data masked for the shop
+    expect(main).not_to_contain_text("13900002222")
+    act = page.locator("details#act-propose")
+    act.locator("summary").click()
+    act.get_by_label("金额（元）").fill("50")
+    act.get_by_label("说明").fill("向顾客道歉，并退还订金 50 元。")
+    act.get_by_role("button", name="提出和解方案").click()
+    expect(page.locator(".flash")).to_contain_text("和解方案已提交")
+
+    cpage.goto("/track")
+    cpage.get_by_label("投诉编号").fill(no)
+    cpage.get_by_label("投诉时填写的电话").fill("13900002222")
+    cpage.get_by_role("button", name="查询").click()
+    expect(cpage.locator("main")).to_contain_text("退还订金 50 元")
+    cpage.get_by_role("button", name="接受方案").click()
+    expect(cpage.locator("main")).to_contain_text("已解决")
+
+    page.reload()
+    expect(page.locator("main .badge").first).to_contain_text("已解决")
+    expect(page.locator(".timeline")).to_contain_text("消费者接受和解")
+    consumer.close()
+    phone.close()
+
+
+def repair_on_a_phone(browser, watch, reg_page):
+    """The owner applies for credit repair of an old penalty with a photo of the receipt; the
+    regulator sees the evidence and approves; the penalty leaves the public page."""
+    shop, code, rid = ENV["E2E_SHOP_ID"], ENV["E2E_CODE"], ENV["E2E_OLD_PENALTY_ID"]
+    phone, page = phone_context(browser, watch)
+    page.goto(f"/console/merchants/{shop}#credit")
+    form = page.locator("form[action$='/credit-repairs']").filter(
+        has=page.locator(f"input[name=record_id][value='{rid}']")
+    )
+    form.locator("xpath=..").locator("summary").click()
+    form.get_by_label("修复申请说明").fill("已于当日改正标价并缴清罚款，附缴款凭证。")
+    form.get_by_label("证明材料（可选）").set_input_files(
+        {"name": "缴款凭证.png", "mimeType": "image/png", "buffer": png_bytes(240, 160)}
+    )
+    form.get_by_role("button", name="提交申请").click()
+    expect(page.locator(".flash")).to_contain_text("信用修复申请已提交")
+
+    reg_page.goto("/console/objections")
+    card = reg_page.locator("section.card", has_text="已于当日改正标价")
+    evidence = card.locator("a[href^='/api/v1/evidence/']")
+    expect(evidence).to_contain_text("缴款凭证.jpg")
+    answer = reg_page.request.get(evidence.get_attribute("href"))
+    assert answer.status == 200 and answer.headers["content-type"] == "image/jpeg", answer.status
+    card.get_by_label("批准修复（记录今日起撤下公示）").check()
+    card.locator("textarea[name=note]").fill("已整改并履行处罚，准予修复。")
+    card.get_by_role("button", name="提交结论").click()
+    expect(reg_page.locator(".flash")).to_contain_text("已批准信用修复")
+
+    public = phone.new_page()
+    public.goto(f"/s/{code}?fresh=1")
+    expect(public.locator("body")).not_to_contain_text("红市监罚〔2026〕5号")
+    page.goto(f"/console/merchants/{shop}#credit")
+    expect(page.locator("main")).to_contain_text("已批准，记录已撤下公示")
     phone.close()
 
 
@@ -384,6 +519,13 @@ def main():
             "merchant-on-a-phone",
             lambda: merchant_on_a_phone(browser, watch, state["reg"]),
             needs=["login", "complaint"],
+        )
+        journey("storefront-photo-on-a-phone", lambda: storefront_photo_on_a_phone(browser, watch))
+        journey("settlement-on-a-phone", lambda: settlement_on_a_phone(browser, watch))
+        journey(
+            "repair-on-a-phone",
+            lambda: repair_on_a_phone(browser, watch, state["reg"]),
+            needs=["login"],
         )
         browser.close()
     took = time.monotonic() - started

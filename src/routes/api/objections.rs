@@ -7,10 +7,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::CurrentUser;
+use crate::db::evidence::Parent;
 use crate::error::{AppResult, Problem};
 use crate::extract::Json;
 use crate::routes::actor;
-use crate::db::evidence::Parent;
 use crate::service::evidence::{self as evidence_svc, EvidenceUpload, EvidenceView};
 use crate::service::objections as svc;
 use crate::service::objections::RecordCorrection;
@@ -65,10 +65,12 @@ pub async fn file(
         &user,
         actor,
         path.into_inner(),
-        &b.record_kind,
-        b.record_id,
-        &b.reason,
-        Vec::new(),
+        svc::ObjectionInput {
+            record_kind: &b.record_kind,
+            record_id: b.record_id,
+            reason: &b.reason,
+            evidence: Vec::new(),
+        },
     )
     .await?;
     Ok(HttpResponse::Created().json(v))
@@ -192,8 +194,14 @@ pub async fn add_evidence(
 ) -> AppResult<HttpResponse> {
     let actor = actor(&user, &req, &state.settings.trusted_proxies);
     let files = read_evidence(&req, payload);
-    let v = evidence_svc::attach(&state, &user, actor, Parent::Objection(path.into_inner()), files)
-        .await?;
+    let v = evidence_svc::attach(
+        &state,
+        &user,
+        actor,
+        Parent::Objection(path.into_inner()),
+        files,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(v))
 }
 

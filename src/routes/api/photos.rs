@@ -57,8 +57,8 @@ pub struct Files {
 /// Reads a multipart/form-data body with up to `max_files` parts named `file_part` (each at
 /// most `max_each` bytes and all together `max_total`, else 413; one more is 422
 /// `duplicate_part` when one is allowed, `too_many_files` otherwise) and small text fields (4
-/// KiB each, 16 KiB in all), at most [`MAX_PARTS`] other parts (else 413). 415 for any other
-/// content type.
+/// KiB each, 16 KiB in all), at most [`MAX_PARTS`] parts with one file, one more per further
+/// file allowed (else 413). 415 for any other content type.
 pub async fn read_multipart_files(
     req: &HttpRequest,
     payload: Multipart,
@@ -71,8 +71,14 @@ pub async fn read_multipart_files(
         files: Vec::new(),
         fields: Vec::new(),
     };
-    read_multipart_into(req, payload, file_part, (max_files, max_each, max_total), &mut form)
-        .await?;
+    read_multipart_into(
+        req,
+        payload,
+        file_part,
+        (max_files, max_each, max_total),
+        &mut form,
+    )
+    .await?;
     Ok(form)
 }
 
@@ -92,9 +98,7 @@ pub async fn read_multipart_into(
         .unwrap_or_default();
     if !ct.to_ascii_lowercase().starts_with("multipart/form-data") {
         return Err(AppError::UnsupportedMediaType {
-            detail: format!(
-                "send the file as multipart/form-data with a part named `{file_part}`"
-            ),
+            detail: format!("send the file as multipart/form-data with a part named `{file_part}`"),
         });
     }
     let (mut parts, mut field_bytes, mut file_bytes) = (0usize, 0usize, 0usize);
@@ -105,18 +109,27 @@ pub async fn read_multipart_into(
         })?;
         let name = part.name().unwrap_or_default().to_owned();
         let is_file = name == file_part;
-        if !is_file {
-            parts += 1;
-            if parts > MAX_PARTS {
-                return Err(AppError::PayloadTooLarge {
-                    detail: format!("the form has more than {MAX_PARTS} parts"),
-                });
-            }
-        } else if form.files.len() == max_files {
+        // Every part counts: MAX_PARTS for a form with one file, one more per extra file.
+        parts += 1;
+        let max_parts = MAX_PARTS + max_files.saturating_sub(1);
+        if parts > max_parts {
+            return Err(AppError::PayloadTooLarge {
+                detail: format!("the form has more than {max_parts} parts"),
+            });
+        }
+        if is_file && form.files.len() == max_files {
             return Err(AppError::validation(if max_files == 1 {
-                FieldError::new(file_part, "duplicate_part", format!("send one part named `{file_part}`"))
+                FieldError::new(
+                    file_part,
+                    "duplicate_part",
+                    format!("send one part named `{file_part}`"),
+                )
             } else {
-                FieldError::new(file_part, "too_many_files", format!("send at most {max_files} parts named `{file_part}`"))
+                FieldError::new(
+                    file_part,
+                    "too_many_files",
+                    format!("send at most {max_files} parts named `{file_part}`"),
+                )
             }));
         }
         let filename = part

@@ -539,7 +539,11 @@ pub async fn reply_result(
         }
         Err(e) => return Err(ConsoleError::from(e).in_lang(c.lang)),
     };
-    let which = if done == "reply" { "reply" } else { "reply_hidden" };
+    let which = if done == "reply" {
+        "reply"
+    } else {
+        "reply_hidden"
+    };
     let fs = FormState::failed(form, c.lang, &errors);
     Ok(unprocessable(
         complaint_page(state, c, id, Some((which, fs)), None).await?,

@@ -71,7 +71,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// `(value, label)` pairs for a select.
 pub type Options = Vec<(String, String)>;
 
-pub(super) fn words<T: Copy>(t: &Words, all: &[T], prefix: &str, word: fn(T) -> &'static str) -> Options {
+pub(super) fn words<T: Copy>(
+    t: &Words,
+    all: &[T],
+    prefix: &str,
+    word: fn(T) -> &'static str,
+) -> Options {
     all.iter()
         .map(|v| (word(*v).to_owned(), t.w(prefix, word(*v))))
         .collect()
@@ -1184,10 +1189,12 @@ pub async fn file_objection(
                 c.user(),
                 c.actor(&state, &req),
                 id,
-                &kind,
-                record,
-                form.get("reason"),
-                files,
+                service::objections::ObjectionInput {
+                    record_kind: &kind,
+                    record_id: record,
+                    reason: form.get("reason"),
+                    evidence: files,
+                },
             )
             .await
         }

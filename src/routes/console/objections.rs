@@ -9,11 +9,11 @@ use super::{
     html, posted, see_other, staff, unprocessable, Chrome, Console, ConsoleError, ConsoleResult,
     FormState,
 };
+use crate::domain::merchant::{CreditKind, InspectionKind, InspectionResult};
 use crate::error::AppError;
 use crate::service;
-use crate::domain::merchant::{CreditKind, InspectionKind, InspectionResult};
-use crate::service::objections::{QueuedObjection, RecordCorrection};
 pub use crate::service::objections::ObjectedRecord;
+use crate::service::objections::{QueuedObjection, RecordCorrection};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -128,7 +128,8 @@ async fn render(
         "inspection.result",
         InspectionResult::as_str,
     );
-    let credit_kinds = super::merchants::words(&t, CreditKind::ALL, "credit.kind", CreditKind::as_str);
+    let credit_kinds =
+        super::merchants::words(&t, CreditKind::ALL, "credit.kind", CreditKind::as_str);
     html(&ObjectionsPage {
         c: chrome,
         rows,
