@@ -209,13 +209,14 @@ def issue_code_and_poster(page):
 
 
 # complaint -----------------------------------------------------------------------------------
-def consumer_files_complaint(ctx):
+def consumer_files_complaint(ctx, name="张三", phone="13800001111", category="price",
+                             what="标价 38 元的酥油茶结账时收了 58 元，店员不肯退差价。"):
     page = ctx.new_page()
     page.goto(f"/s/{ENV['E2E_CODE']}/complaint")
-    page.get_by_label("您的姓名").fill("张三")
-    page.get_by_label("联系电话").fill("13800001111")
-    page.get_by_label("投诉类别").select_option("price")
-    page.get_by_label("事情经过").fill("标价 38 元的酥油茶结账时收了 58 元，店员不肯退差价。")
+    page.get_by_label("您的姓名").fill(name)
+    page.get_by_label("联系电话").fill(phone)
+    page.get_by_label("投诉类别").select_option(category)
+    page.get_by_label("事情经过").fill(what)
     page.get_by_role("button", name="提交投诉").click()
     expect(page).to_have_url(re.compile(r"/track\?no=\d{12}&submitted=1"))
     no = re.search(r"no=(\d{12})", page.url).group(1)
@@ -373,15 +374,10 @@ def settlement_on_a_phone(browser, watch):
     """A consumer complains; the owner proposes a settlement on the phone (amount in yuan);
     the consumer accepts it on the tracking page; the owner sees the outcome."""
     consumer = new_context(browser, watch, viewport={"width": 390, "height": 844}, is_mobile=True)
+    no = consumer_files_complaint(
+        consumer, "李四", "13900002222", "service", "预订的包间到店后被告知没有，等了四十分钟。"
+    )
     cpage = consumer.new_page()
-    cpage.goto(f"/s/{ENV['E2E_CODE']}/complaint")
-    cpage.get_by_label("您的姓名").fill("李四")
-    cpage.get_by_label("联系电话").fill("13900002222")
-    cpage.get_by_label("投诉类别").select_option("service")
-    cpage.get_by_label("事情经过").fill("预订的包间到店后被告知没有，等了四十分钟。")
-    cpage.get_by_role("button", name="提交投诉").click()
-    expect(cpage).to_have_url(re.compile(r"/track\?no=\d{12}&submitted=1"))
-    no = re.search(r"no=(\d{12})", cpage.url).group(1)
 
     phone, page = phone_context(browser, watch)
     page.goto("/console/complaints")
