@@ -74,37 +74,66 @@ impl RateLimiter {
         }
     }
 
+    /// Counts an attempt before it is evaluated: `Ok(count)` while the window holds at most
+    /// `max` of them (this one included), else `Err(seconds until the window ends)`. Counting
+    /// first makes the limit hold under parallel attempts: of 20 at once, 5 are let through.
+    /// The attempt is counted in process as well as in Redis and the larger count decides, so
+    /// attempts that found Redis busy or unreachable (each falls back alone) still add up.
+    pub async fn attempt(&self, limit: &Limit, key: &str) -> Result<u32, u64> {
+        let k = Self::key(limit, key);
+        let local = self.hit_local(limit, &k).await;
+        let shared = self.hit_redis(limit, &k).await.unwrap_or(0);
+        let n = local.count.max(shared);
+        if n <= limit.max {
+            return Ok(n);
+        }
+        let local_wait = local
+            .expires
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .max(1);
+        Err(self.blocked(limit, key).await.unwrap_or(local_wait))
+    }
+
     /// Counts one event; returns the count in the current window.
     pub async fn hit(&self, limit: &Limit, key: &str) -> u32 {
         let k = Self::key(limit, key);
-        if let Some(redis) = &self.redis {
-            let rk = redis.key(&k);
-            let secs = limit.window.as_secs().max(1);
-            let got = redis
-                .run(|mut c| async move {
-                    // SET NX starts the window with its expiry; INCR counts within it.
-                    redis::pipe()
-                        .atomic()
-                        .cmd("SET")
-                        .arg(&rk)
-                        .arg(0)
-                        .arg("EX")
-                        .arg(secs)
-                        .arg("NX")
-                        .ignore()
-                        .incr(&rk, 1)
-                        .query_async::<(u32,)>(&mut c)
-                        .await
-                })
-                .await;
-            if let Some((count,)) = got {
-                return count;
-            }
+        if let Some(count) = self.hit_redis(limit, &k).await {
+            return count;
         }
+        self.hit_local(limit, &k).await.count
+    }
+
+    /// Counts in Redis (`None` when it is unavailable).
+    async fn hit_redis(&self, limit: &Limit, k: &str) -> Option<u32> {
+        let redis = self.redis.as_ref()?;
+        let rk = redis.key(k);
+        let secs = limit.window.as_secs().max(1);
+        redis
+            .run(|mut c| async move {
+                // SET NX starts the window with its expiry; INCR counts within it.
+                redis::pipe()
+                    .atomic()
+                    .cmd("SET")
+                    .arg(&rk)
+                    .arg(0)
+                    .arg("EX")
+                    .arg(secs)
+                    .arg("NX")
+                    .ignore()
+                    .incr(&rk, 1)
+                    .query_async::<(u32,)>(&mut c)
+                    .await
+            })
+            .await
+            .map(|(count,)| count)
+    }
+
+    /// Counts in this process.
+    async fn hit_local(&self, limit: &Limit, k: &str) -> Window {
         let window = limit.window;
-        let entry = self
-            .local
-            .entry(k)
+        self.local
+            .entry(k.to_owned())
             .and_upsert_with(|old| async move {
                 let now = Instant::now();
                 match old.map(|e| e.into_value()) {
@@ -118,8 +147,8 @@ impl RateLimiter {
                     },
                 }
             })
-            .await;
-        entry.into_value().count
+            .await
+            .into_value()
     }
 
     /// Counts one event against each of `limits` (one Redis round trip for all) and returns

@@ -28,10 +28,15 @@ pub async fn authenticate(
 ) -> AppResult<(UserRow, Role)> {
     let username = normalize_username(username);
     let limit_key = format!("{username}|{ip_key}");
-    if let Some(retry_after_secs) = state.limiter.blocked(&LOGIN_FAILURES, &limit_key).await {
-        tracing::warn!(%username, ip = %ip_key, "login rate limited");
-        return Err(AppError::RateLimited { retry_after_secs });
-    }
+    // The attempt is counted before the password is checked (and the count taken back on
+    // success): parallel guesses cannot all pass a check made before any of them failed.
+    let attempts = match state.limiter.attempt(&LOGIN_FAILURES, &limit_key).await {
+        Ok(n) => n,
+        Err(retry_after_secs) => {
+            tracing::warn!(%username, ip = %ip_key, "login rate limited");
+            return Err(AppError::RateLimited { retry_after_secs });
+        }
+    };
     let user = {
         let mut conn = state.pool.get().await?;
         db::users::find_by_username(&mut conn, &username).await?
@@ -51,8 +56,7 @@ pub async fn authenticate(
         }
     };
     let Some(user) = user.filter(|_| verified) else {
-        let failures = state.limiter.hit(&LOGIN_FAILURES, &limit_key).await;
-        tracing::info!(%username, ip = %ip_key, failures, "login failed");
+        tracing::info!(%username, ip = %ip_key, failures = attempts, "login failed");
         return Err(AppError::Unauthorized("wrong username or password"));
     };
     state.limiter.reset(&LOGIN_FAILURES, &limit_key).await;

@@ -86,6 +86,29 @@ async fn five_failures_per_username_and_ip_then_429_with_retry_after() {
     assert_eq!(resp.status(), 429);
 }
 
+/// Check-then-count let parallel guesses through: each saw no failure yet. Counted before the
+/// password is checked, at most 5 of 20 at once are evaluated (401); the rest are 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_wrong_passwords_evaluate_at_most_five() {
+    let app = spawn_app().await;
+    let user = app.admin().await;
+    let tries = (0..20).map(|_| app.login(&user.username, "wrong-password"));
+    let answers: Vec<u16> = futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let evaluated = answers.iter().filter(|s| **s == 401).count();
+    let refused = answers.iter().filter(|s| **s == 429).count();
+    assert!(evaluated <= 5, "{evaluated} of 20 evaluated: {answers:?}");
+    assert_eq!(evaluated + refused, 20, "{answers:?}");
+    assert_eq!(
+        app.login(&user.username, &user.password).await.status(),
+        429,
+        "the window is full"
+    );
+}
+
 #[tokio::test]
 async fn a_success_clears_earlier_failures() {
     let app = spawn_app().await;
