@@ -54,6 +54,8 @@ pub struct Settings {
     /// Cache rendered scan pages (`PAGE_CACHE=off` disables it: benchmarks of the uncached
     /// path, debugging).
     pub page_cache: bool,
+    /// Byte budget of the in-process page cache (`PAGE_CACHE_MAX_BYTES`, default 128 MiB).
+    pub page_cache_max_bytes: u64,
     /// How often an instance tries the background grade refresh (`GRADE_REFRESH_SECS`,
     /// default 60; `0`: never, for tests and one-off tools that call it themselves).
     pub grade_refresh_every: Option<std::time::Duration>,
@@ -228,6 +230,17 @@ impl Settings {
                 nonempty("PAGE_CACHE").as_deref(),
                 Some("off" | "false" | "0")
             ),
+            page_cache_max_bytes: match nonempty("PAGE_CACHE_MAX_BYTES") {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1024 * 1024..=64 * 1024 * 1024 * 1024).contains(n))
+                    .context(
+                        "PAGE_CACHE_MAX_BYTES must be a number of bytes between 1 MiB and 64 GiB",
+                    )?,
+                None => crate::cache::pages::DEFAULT_MAX_BYTES,
+            },
             grade_refresh_every: match number("GRADE_REFRESH_SECS", 60u32, 86_400)? {
                 0 => None,
                 n => Some(std::time::Duration::from_secs(u64::from(n))),

@@ -363,8 +363,11 @@ async fn import(file: PathBuf, dry_run: bool, partial: bool) -> anyhow::Result<(
         let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "ydym:".to_owned());
         let redis =
             yidianyima::cache::RedisStore::new(&yidianyima::config::Secret::new(url), &prefix)?;
-        let pages =
-            yidianyima::cache::pages::PageCache::new(true, Some(std::sync::Arc::new(redis)));
+        let pages = yidianyima::cache::pages::PageCache::new(
+            true,
+            Some(std::sync::Arc::new(redis)),
+            1024 * 1024,
+        );
         pages
             .invalidate_merchants(&mut conn, &report.updated_ids)
             .await;

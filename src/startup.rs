@@ -105,6 +105,9 @@ impl Application {
         let _ = prometheus.registry.register(Box::new(
             crate::cache::pages::metrics::SCAN_PAGE_SECONDS.clone(),
         ));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::cache::pages::metrics::BYTES.clone()));
         let metrics = match metrics_listener {
             Some(l) => {
                 let metrics_port = l.local_addr()?.port();

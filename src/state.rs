@@ -37,7 +37,11 @@ impl AppState {
         Ok(Self {
             pool,
             limiter: RateLimiter::new(redis.clone()),
-            pages: Arc::new(PageCache::new(settings.page_cache, redis.clone())),
+            pages: Arc::new(PageCache::new(
+                settings.page_cache,
+                redis.clone(),
+                settings.page_cache_max_bytes,
+            )),
             scans: Arc::new(crate::cache::scans::ScanCounter::default()),
             redis,
             form_tokens: crate::auth::form_token::FormTokens::new(

@@ -10,7 +10,9 @@
 //! content changes by the passing of time (a licence expires, a publicity period ends); after
 //! it, the entry is a miss.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +66,9 @@ pub struct CachedPage {
     pub brotli: Bytes,
     /// The content changes by time alone at this instant.
     pub fresh_until: DateTime<Utc>,
+    /// When the render that made it began (its data is at least this recent): a copy in Redis
+    /// older than the last Redis outage is not trusted.
+    pub rendered_at: DateTime<Utc>,
     /// Header values built once per page rather than per response.
     pub headers: PageHeaders,
 }
@@ -132,6 +137,9 @@ struct Header {
     content_type: String,
     etag: String,
     fresh_until: DateTime<Utc>,
+    /// Absent in entries written before it existed: those are never trusted.
+    #[serde(default)]
+    rendered_at: Option<DateTime<Utc>>,
     lens: [usize; 3],
 }
 
@@ -154,6 +162,7 @@ impl CachedPage {
             gzip: Bytes::new(),
             brotli: Bytes::new(),
             fresh_until,
+            rendered_at: Utc::now(),
         }
     }
 
@@ -182,6 +191,7 @@ impl CachedPage {
             gzip: Bytes::from(gzip),
             brotli: Bytes::from(br),
             fresh_until,
+            rendered_at: Utc::now(),
         })
     }
 
@@ -191,6 +201,7 @@ impl CachedPage {
             content_type: self.content_type.clone(),
             etag: self.etag.clone(),
             fresh_until: self.fresh_until,
+            rendered_at: Some(self.rendered_at),
             lens: [self.identity.len(), self.gzip.len(), self.brotli.len()],
         })
         .unwrap_or_default();
@@ -223,7 +234,13 @@ impl CachedPage {
             content_type: h.content_type,
             etag: h.etag,
             fresh_until: h.fresh_until,
+            rendered_at: h.rendered_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
         })
+    }
+
+    /// Bytes this entry holds (its weight against the cache's byte budget).
+    pub fn weight(&self) -> usize {
+        self.identity.len() + self.gzip.len() + self.brotli.len() + self.content_type.len() + 512
     }
 
     pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
@@ -235,6 +252,17 @@ pub struct PageCache {
     enabled: bool,
     local: moka::future::Cache<String, Arc<CachedPage>>,
     redis: Option<Arc<RedisStore>>,
+    /// Invalidations of each key seen here (a render that began before one is not kept), and
+    /// of every key at once.
+    generations: std::sync::Mutex<HashMap<String, u64>>,
+    generation_all: AtomicU64,
+    /// Pages in Redis rendered before this instant (ms) are not trusted: Redis was unreachable
+    /// after it, so an invalidation may have missed them.
+    distrust_before_ms: AtomicI64,
+    /// Codes whose invalidation could not reach Redis: sent again once it answers.
+    pending: std::sync::Mutex<HashSet<String>>,
+    /// Everything must be invalidated in Redis once it answers.
+    pending_all: AtomicBool,
 }
 
 /// The cache keys of one code: every language of the page, and the JSON.
@@ -245,52 +273,204 @@ pub fn keys_of(code: &str) -> Vec<String> {
         .collect()
 }
 
+/// The Redis key holding the invalidation count of page key `key`.
+fn generation_key(key: &str) -> String {
+    format!("gen:{key}")
+}
+
+/// The Redis key holding the end of the last outage any instance saw (ms since the epoch).
+const EPOCH_KEY: &str = "pages:epoch";
+
+/// Stores a page only if its key has not been invalidated since the render began: KEYS[1] the
+/// page, KEYS[2] its generation; ARGV[1] the page, ARGV[2] the generation read before the
+/// render ("" for none), ARGV[3] the TTL in seconds. Returns 1 if stored.
+const PUT_IF_CURRENT: &str = r#"
+local g = redis.call('GET', KEYS[2])
+if (g or '') == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"#;
+
+/// What Redis holds for a key: the page, its generation, the last outage's end.
+struct RedisLookup {
+    page: Option<CachedPage>,
+    generation: String,
+    epoch_ms: i64,
+}
+
+/// Default byte budget of the in-process layer.
+pub const DEFAULT_MAX_BYTES: u64 = 128 * 1024 * 1024;
+
 impl PageCache {
-    pub fn new(enabled: bool, redis: Option<Arc<RedisStore>>) -> Self {
+    /// `max_bytes`: the in-process layer's budget (entries weigh their bytes in every
+    /// encoding); the least recently used go first when it is full.
+    pub fn new(enabled: bool, redis: Option<Arc<RedisStore>>, max_bytes: u64) -> Self {
         Self {
             enabled,
             local: moka::future::Cache::builder()
-                .max_capacity(20_000)
+                .max_capacity(max_bytes)
+                .weigher(|k: &String, v: &Arc<CachedPage>| {
+                    u32::try_from(k.len() + v.weight()).unwrap_or(u32::MAX)
+                })
                 .time_to_live(TTL)
                 .build(),
             redis,
+            generations: std::sync::Mutex::new(HashMap::new()),
+            generation_all: AtomicU64::new(0),
+            distrust_before_ms: AtomicI64::new(0),
+            pending: std::sync::Mutex::new(HashSet::new()),
+            pending_all: AtomicBool::new(false),
         }
     }
 
-    async fn redis_get(&self, key: &str) -> Option<CachedPage> {
+    /// Bytes held by the in-process layer (its weighted size), and its entry count.
+    pub async fn local_size(&self) -> (u64, u64) {
+        self.local.run_pending_tasks().await;
+        (self.local.weighted_size(), self.local.entry_count())
+    }
+
+    /// This instance's generation of `key`: changes whenever the key is invalidated here.
+    fn generation(&self, key: &str) -> (u64, u64) {
+        let all = AtomicU64::load(&self.generation_all, Ordering::SeqCst);
+        let one = self
+            .generations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+            .unwrap_or(0);
+        (all, one)
+    }
+
+    fn bump(&self, keys: &[String]) {
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            *g.entry(k.clone()).or_insert(0) += 1;
+        }
+    }
+
+    /// Drops every page of this process (and distrusts Redis's older ones when `outage`).
+    fn drop_local_all(&self, outage: bool) {
+        self.generation_all.fetch_add(1, Ordering::SeqCst);
+        if outage {
+            self.distrust_before_ms
+                .fetch_max(Utc::now().timestamp_millis(), Ordering::SeqCst);
+        }
+        self.local.invalidate_all();
+    }
+
+    async fn redis_lookup(&self, key: &str) -> Option<RedisLookup> {
         let redis = self.redis.as_ref()?;
-        let k = redis.key(key);
-        let raw: Option<Vec<u8>> = redis
+        let keys = [
+            redis.key(key),
+            redis.key(&generation_key(key)),
+            redis.key(EPOCH_KEY),
+        ];
+        let raw: Vec<Option<Vec<u8>>> = redis
             .run(|mut c| async move {
-                redis::cmd("GET")
-                    .arg(k)
-                    .query_async::<Option<Vec<u8>>>(&mut c)
+                redis::cmd("MGET")
+                    .arg(&keys[..])
+                    .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
                     .await
             })
             .await?;
-        raw.and_then(|r| CachedPage::decode(&r))
+        let mut raw = raw.into_iter();
+        let page = Iterator::next(&mut raw)
+            .flatten()
+            .and_then(|p: Vec<u8>| CachedPage::decode(&p));
+        let mut text = || {
+            Iterator::next(&mut raw)
+                .flatten()
+                .map(|b: Vec<u8>| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        let generation = text();
+        let epoch_ms = text().parse().unwrap_or(0);
+        Some(RedisLookup {
+            page,
+            generation,
+            epoch_ms,
+        })
     }
 
-    async fn redis_put(&self, key: &str, page: &CachedPage) {
-        if let Some(redis) = &self.redis {
-            let k = redis.key(key);
-            let v = page.encode();
-            let _: Option<()> = redis
-                .run(|mut c| async move {
-                    redis::cmd("SET")
-                        .arg(k)
-                        .arg(v)
-                        .arg("EX")
-                        .arg(TTL.as_secs())
-                        .query_async(&mut c)
-                        .await
-                })
-                .await;
+    /// Stores `page` in Redis unless `key` was invalidated since `generation` was read:
+    /// `Some(true)` stored, `Some(false)` refused, `None` Redis unavailable.
+    async fn redis_put_if_current(
+        &self,
+        key: &str,
+        page: &CachedPage,
+        generation: &str,
+    ) -> Option<bool> {
+        let redis = self.redis.as_ref()?;
+        let (k, g) = (redis.key(key), redis.key(&generation_key(key)));
+        let v = page.encode();
+        let generation = generation.to_owned();
+        let stored: i64 = redis
+            .run(|mut c| async move {
+                redis::cmd("EVAL")
+                    .arg(PUT_IF_CURRENT)
+                    .arg(2)
+                    .arg(k)
+                    .arg(g)
+                    .arg(v)
+                    .arg(generation)
+                    .arg(TTL.as_secs())
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Some(stored == 1)
+    }
+
+    /// After Redis was unreachable: every instance is told not to trust pages rendered before
+    /// now, and the invalidations that could not be sent are sent.
+    async fn after_outage(&self, redis: &RedisStore) {
+        let now = Utc::now().timestamp_millis();
+        self.distrust_before_ms.fetch_max(now, Ordering::SeqCst);
+        let epoch = redis.key(EPOCH_KEY);
+        let _: Option<()> = redis
+            .run(|mut c| async move {
+                redis::cmd("EVAL")
+                    .arg(
+                        "local e = tonumber(redis.call('GET', KEYS[1]) or '0') \
+                         if tonumber(ARGV[1]) > e then redis.call('SET', KEYS[1], ARGV[1]) end \
+                         return 1",
+                    )
+                    .arg(1)
+                    .arg(epoch)
+                    .arg(now)
+                    .query_async::<i64>(&mut c)
+                    .await
+                    .map(drop)
+            })
+            .await;
+        self.flush_pending().await;
+    }
+
+    /// Sends the invalidations that could not reach Redis; keeps what still cannot.
+    async fn flush_pending(&self) {
+        if self.pending_all.swap(false, Ordering::SeqCst) && !self.redis_invalidate_all().await {
+            self.pending_all.store(true, Ordering::SeqCst);
+        }
+        let codes: Vec<String> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        if !codes.is_empty() && !self.redis_invalidate_codes(&codes).await {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(codes);
         }
     }
 
     /// The page for `key`: from this process, else Redis, else `render` (once per key at a
-    /// time). Only pages that `render` marks cacheable are kept.
+    /// time). Only pages that `render` marks cacheable are kept, and only if no invalidation
+    /// of `key` happened while they were rendered (here, or in Redis by any instance).
     pub async fn get_or_render<F, Fut>(
         &self,
         key: &str,
@@ -311,32 +491,66 @@ impl PageCache {
             }
             self.local.invalidate(key).await;
         }
-        // Not cacheable pages (404) are returned through this slot without being kept.
+        if let Some(redis) = &self.redis {
+            if redis.take_recovered() {
+                self.after_outage(redis).await;
+            }
+        }
+        let started = Utc::now();
+        let local_generation = self.generation(key);
+        // Pages not to keep (a 404; a render overtaken by an invalidation) are returned
+        // through this slot.
         let uncached: std::sync::Mutex<Option<Arc<CachedPage>>> = std::sync::Mutex::new(None);
         let result = self
             .local
             .try_get_with(key.to_owned(), async {
-                if let Some(p) = self.redis_get(key).await {
-                    if p.is_fresh(Utc::now()) {
-                        metrics::hit("redis");
-                        return Ok(Arc::new(p));
+                let found = self.redis_lookup(key).await;
+                let mut redis_generation = None;
+                if let Some(found) = found {
+                    let trusted_from = found
+                        .epoch_ms
+                        .max(AtomicI64::load(&self.distrust_before_ms, Ordering::SeqCst));
+                    if let Some(p) = found.page {
+                        if p.is_fresh(Utc::now())
+                            && p.rendered_at.timestamp_millis() >= trusted_from
+                        {
+                            metrics::hit("redis");
+                            return Ok(Arc::new(p));
+                        }
                     }
+                    redis_generation = Some(found.generation);
                 }
                 metrics::miss();
                 let rendered = render().await?;
-                if rendered.cacheable {
-                    let page = Arc::new(rendered.compressed()?);
-                    self.redis_put(key, &page).await;
-                    Ok(page)
-                } else {
-                    *uncached.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(Arc::new(rendered.uncompressed()));
+                let keep = |page: CachedPage| {
+                    *uncached.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(page));
                     Err(AppError::NotFound)
+                };
+                if !rendered.cacheable {
+                    return keep(rendered.uncompressed());
                 }
+                let mut page = rendered.compressed()?;
+                page.rendered_at = started;
+                if self.generation(key) != local_generation {
+                    return keep(page);
+                }
+                if let Some(g) = &redis_generation {
+                    if self.redis_put_if_current(key, &page, g).await == Some(false) {
+                        return keep(page);
+                    }
+                }
+                Ok(Arc::new(page))
             })
             .await;
         match result {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                // An invalidation between the last check and the insert: drop what was kept.
+                if self.generation(key) != local_generation {
+                    self.local.invalidate(key).await;
+                }
+                metrics::BYTES.set(i64::try_from(self.local.weighted_size()).unwrap_or(i64::MAX));
+                Ok(p)
+            }
             Err(e) => {
                 if let Some(p) = uncached.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     return Ok(p);
@@ -357,77 +571,125 @@ impl PageCache {
         if let Some(p) = self.local.get(key).await {
             return Some(p);
         }
-        self.redis_get(key).await.map(Arc::new)
+        self.redis_lookup(key)
+            .await
+            .and_then(|f| f.page)
+            .map(Arc::new)
     }
 
-    /// Drops the pages of these codes here and in Redis, and tells the other instances.
+    /// Drops the pages of these codes here and in Redis, and tells the other instances. If
+    /// Redis cannot be reached, it is done again once Redis answers.
     pub async fn invalidate_codes(&self, codes: &[String]) {
         if codes.is_empty() {
             return;
         }
         let keys: Vec<String> = codes.iter().flat_map(|c| keys_of(c)).collect();
+        // The generation first: a render that began before this is not kept.
+        self.bump(&keys);
         for k in &keys {
             self.local.invalidate(k).await;
         }
-        if let Some(redis) = &self.redis {
-            let full: Vec<String> = keys.iter().map(|k| redis.key(k)).collect();
-            let channel = redis.key(CHANNEL);
-            let payload = codes.join(",");
-            let _: Option<()> = redis
-                .run(|mut c| async move {
-                    redis::pipe()
-                        .cmd("DEL")
-                        .arg(full)
-                        .ignore()
-                        .cmd("PUBLISH")
-                        .arg(channel)
-                        .arg(payload)
-                        .ignore()
-                        .query_async(&mut c)
-                        .await
-                })
-                .await;
+        if self.redis.is_some() && !self.redis_invalidate_codes(codes).await {
+            tracing::warn!(
+                codes = codes.len(),
+                "redis unavailable: page invalidation sent when it returns"
+            );
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(codes.iter().cloned());
         }
+    }
+
+    /// Deletes the codes' pages in Redis, counts their invalidation, and publishes it: `false`
+    /// when Redis did not answer.
+    async fn redis_invalidate_codes(&self, codes: &[String]) -> bool {
+        let Some(redis) = &self.redis else {
+            return true;
+        };
+        let keys: Vec<String> = codes.iter().flat_map(|c| keys_of(c)).collect();
+        let full: Vec<String> = keys.iter().map(|k| redis.key(k)).collect();
+        let gens: Vec<String> = keys.iter().map(|k| redis.key(&generation_key(k))).collect();
+        let channel = redis.key(CHANNEL);
+        let payload = codes.join(",");
+        let keep = 2 * TTL.as_secs();
+        redis
+            .run(|mut c| async move {
+                let mut p = redis::pipe();
+                p.atomic();
+                for g in &gens {
+                    p.incr(g, 1).ignore().expire(g, keep as i64).ignore();
+                }
+                p.cmd("DEL")
+                    .arg(full)
+                    .ignore()
+                    .cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(payload)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+            .is_some()
     }
 
     /// Drops every page here and in Redis, and tells the other instances (a consumer warning
     /// shows on many pages).
     pub async fn invalidate_all(&self) {
-        self.local.invalidate_all();
-        if let Some(redis) = &self.redis {
-            let pattern = format!("{}*", redis.key("page:"));
-            let channel = redis.key(CHANNEL);
-            let _: Option<()> = redis
-                .run(|mut c| async move {
-                    let mut cursor: u64 = 0;
-                    loop {
-                        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(&pattern)
-                            .arg("COUNT")
-                            .arg(1000)
-                            .query_async(&mut c)
-                            .await?;
-                        if !keys.is_empty() {
-                            redis::cmd("DEL")
-                                .arg(keys)
-                                .query_async::<()>(&mut c)
-                                .await?;
-                        }
-                        if next == 0 {
-                            break;
-                        }
-                        cursor = next;
-                    }
-                    redis::cmd("PUBLISH")
-                        .arg(channel)
-                        .arg(ALL)
-                        .query_async::<()>(&mut c)
-                        .await
-                })
-                .await;
+        self.drop_local_all(false);
+        if self.redis.is_some() && !self.redis_invalidate_all().await {
+            self.pending_all.store(true, Ordering::SeqCst);
         }
+    }
+
+    /// Deletes every page in Redis (pages rendered before now are not trusted either, so a
+    /// render in flight cannot store an old page) and publishes it; `false` when Redis did
+    /// not answer.
+    async fn redis_invalidate_all(&self) -> bool {
+        let Some(redis) = &self.redis else {
+            return true;
+        };
+        let pattern = format!("{}*", redis.key("page:"));
+        let channel = redis.key(CHANNEL);
+        let epoch = redis.key(EPOCH_KEY);
+        let now = Utc::now().timestamp_millis();
+        redis
+            .run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(&epoch)
+                    .arg(now)
+                    .query_async::<()>(&mut c)
+                    .await?;
+                let mut cursor: u64 = 0;
+                loop {
+                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await?;
+                    if !keys.is_empty() {
+                        redis::cmd("DEL")
+                            .arg(keys)
+                            .query_async::<()>(&mut c)
+                            .await?;
+                    }
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(ALL)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+            .is_some()
     }
 
     /// Invalidates every code (active or withdrawn) of these merchants. Call after the write
@@ -452,7 +714,8 @@ impl PageCache {
     }
 
     /// Listens for other instances' invalidations until the process ends (reconnecting after
-    /// Redis failures).
+    /// Redis failures; after each, this process's pages are dropped, Redis's older ones are not
+    /// trusted, and the invalidations that could not be sent are sent).
     pub fn spawn_listener(self: &Arc<Self>) {
         let Some(redis) = self.redis.clone() else {
             return;
@@ -460,22 +723,32 @@ impl PageCache {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
             let channel = redis.key(CHANNEL);
+            let mut first = true;
             loop {
                 match redis.client().get_async_pubsub().await {
                     Ok(mut pubsub) => {
                         if pubsub.subscribe(&channel).await.is_ok() {
+                            if !first {
+                                let Some(cache) = me.upgrade() else { return };
+                                cache.drop_local_all(true);
+                                cache.after_outage(&redis).await;
+                            }
                             let mut stream = pubsub.on_message();
                             while let Some(msg) = stream.next().await {
                                 let Some(cache) = me.upgrade() else { return };
                                 let payload: String = msg.get_payload().unwrap_or_default();
                                 if payload == ALL {
-                                    cache.local.invalidate_all();
+                                    cache.drop_local_all(false);
                                     continue;
                                 }
-                                for code in payload.split(',').filter(|c| !c.is_empty()) {
-                                    for k in keys_of(code) {
-                                        cache.local.invalidate(&k).await;
-                                    }
+                                let keys: Vec<String> = payload
+                                    .split(',')
+                                    .filter(|c| !c.is_empty())
+                                    .flat_map(keys_of)
+                                    .collect();
+                                cache.bump(&keys);
+                                for k in keys {
+                                    cache.local.invalidate(&k).await;
                                 }
                             }
                         }
@@ -485,12 +758,29 @@ impl PageCache {
                 if me.strong_count() == 0 {
                     return;
                 }
-                // Missed messages while disconnected: entries age out by TTL; drop them all
-                // to be safe.
+                first = false;
+                // Messages were missed while disconnected.
                 if let Some(cache) = me.upgrade() {
-                    cache.local.invalidate_all();
+                    cache.drop_local_all(true);
                 }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        // Invalidations that could not be sent are retried every second while any wait.
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(cache) = me.upgrade() else { return };
+                let waiting = AtomicBool::load(&cache.pending_all, Ordering::SeqCst)
+                    || !cache
+                        .pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_empty();
+                if waiting {
+                    cache.flush_pending().await;
+                }
             }
         });
     }
@@ -509,6 +799,16 @@ pub mod metrics {
                 "scan-page cache lookups by outcome",
             ),
             &["outcome"],
+        )
+        .expect("valid metric")
+    });
+
+    /// Bytes held by this process's page cache (its weighted size, against
+    /// `PAGE_CACHE_MAX_BYTES`).
+    pub static BYTES: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+        prometheus::IntGauge::new(
+            "yidianyima_page_cache_bytes",
+            "bytes held by the in-process page cache",
         )
         .expect("valid metric")
     });

@@ -21,6 +21,8 @@ pub struct RedisStore {
     manager: tokio::sync::RwLock<Option<ConnectionManager>>,
     connecting: tokio::sync::Mutex<()>,
     down_until: Mutex<Option<Instant>>,
+    /// Set when a command fails, taken by the first caller after Redis answers again.
+    was_down: std::sync::atomic::AtomicBool,
 }
 
 impl RedisStore {
@@ -34,6 +36,7 @@ impl RedisStore {
             manager: tokio::sync::RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             down_until: Mutex::new(None),
+            was_down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -56,7 +59,18 @@ impl RedisStore {
         guard.is_some_and(|t| Instant::now() < t)
     }
 
+    /// `true` once after an outage, when Redis answers again (the caller repairs what the
+    /// outage may have left stale).
+    pub fn take_recovered(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.was_down.load(Ordering::Relaxed)
+            && !self.in_backoff()
+            && self.was_down.swap(false, Ordering::SeqCst)
+    }
+
     fn mark_down(&self, why: &str) {
+        self.was_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let mut guard = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none_or(|t| Instant::now() >= t) {
             tracing::warn!(reason = why, "redis unavailable; using in-process fallback");

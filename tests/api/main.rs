@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod bounds;
 mod browser;
+mod cache_races;
 mod calendar;
 mod cli;
 mod complaints;
