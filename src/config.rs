@@ -37,6 +37,11 @@ pub struct Settings {
     /// PostgreSQL URL (contains a password in production).
     pub database_url: Secret,
     pub database_pool_size: usize,
+    /// Longest a request waits for a pooled connection (`DATABASE_POOL_TIMEOUT_MS`, 5 s).
+    pub database_pool_timeout: Duration,
+    /// Longest one statement of the service runs (`DATABASE_STATEMENT_TIMEOUT_MS`, 15 s; 0
+    /// for none).
+    pub database_statement_timeout: Duration,
     /// Redis URL; `None` runs with in-process cache, counters and rate limits.
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key, so that several deployments (or test runs) share one Redis.
@@ -156,6 +161,21 @@ impl Settings {
                 .context("DATABASE_POOL_SIZE must be between 1 and 500")?,
             None => 16,
         };
+        let millis = |k: &str, default: u64, min: u64, max: u64| -> anyhow::Result<Duration> {
+            match nonempty(k) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n == 0 && min == 0 || (min..=max).contains(n))
+                    .map(Duration::from_millis)
+                    .with_context(|| format!("{k} must be milliseconds between {min} and {max}")),
+                None => Ok(Duration::from_millis(default)),
+            }
+        };
+        let database_pool_timeout = millis("DATABASE_POOL_TIMEOUT_MS", 5_000, 100, 60_000)?;
+        let database_statement_timeout =
+            millis("DATABASE_STATEMENT_TIMEOUT_MS", 15_000, 0, 3_600_000)?;
         let trusted_proxies = nonempty("TRUSTED_PROXIES")
             .map(|v| {
                 v.split(',')
@@ -217,6 +237,8 @@ impl Settings {
             metrics_bind,
             database_url: Secret::new(database_url),
             database_pool_size,
+            database_pool_timeout,
+            database_statement_timeout,
             redis_url: nonempty("REDIS_URL").map(Secret::new),
             redis_prefix: nonempty("REDIS_PREFIX").unwrap_or_else(|| "ydym:".to_owned()),
             bind,
@@ -241,9 +263,18 @@ impl Settings {
                     )?,
                 None => crate::cache::pages::DEFAULT_MAX_BYTES,
             },
-            grade_refresh_every: match number("GRADE_REFRESH_SECS", 60u32, 86_400)? {
-                0 => None,
-                n => Some(std::time::Duration::from_secs(u64::from(n))),
+            // `0` turns the refresh off (as the README says), so it is not `number`'s 1..=max.
+            grade_refresh_every: match nonempty("GRADE_REFRESH_SECS").as_deref().map(str::trim) {
+                None => Some(Duration::from_secs(60)),
+                Some("0") => None,
+                Some(v) => Some(Duration::from_secs(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=86_400).contains(n))
+                        .context(
+                            "GRADE_REFRESH_SECS must be 0 (off) or seconds between 1 and 86400",
+                        )?,
+                )),
             },
         })
     }

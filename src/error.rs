@@ -253,6 +253,24 @@ impl From<diesel::result::Error> for AppError {
                 detail: "the database is unavailable",
                 retry_after_secs: 5,
             },
+            // The statement timeout (a lock held, PostgreSQL overloaded), or the server shutting
+            // down under a statement: the request can be tried again shortly.
+            Error::DatabaseError(_, info)
+                if [
+                    "statement timeout",
+                    "lock timeout",
+                    "terminating connection",
+                    "shutting down",
+                ]
+                .iter()
+                .any(|m| info.message().contains(m)) =>
+            {
+                tracing::warn!(error = info.message(), "database slow or restarting");
+                AppError::Unavailable {
+                    detail: "the database is busy or restarting",
+                    retry_after_secs: 5,
+                }
+            }
             other => AppError::Internal(anyhow::Error::new(other).context("database query")),
         }
     }

@@ -18,6 +18,9 @@ use crate::pages;
 use crate::routes::{api, ops, public};
 use crate::state::AppState;
 
+/// Seconds in-flight requests have to finish after SIGTERM (before the scan counts are flushed).
+pub const SHUTDOWN_GRACE_SECS: u64 = 6;
+
 /// JSON bodies: 1 MiB (uploads get their own, larger limit).
 pub const JSON_LIMIT: usize = 1 << 20;
 /// HTML forms: a 2,000-character complaint percent-encoded is ~18 KB.
@@ -276,6 +279,9 @@ impl Application {
                 .wrap(crate::openapi::HeadAsGet)
         })
         .workers(workers)
+        // On SIGTERM in-flight requests get this long to finish, then the scan counts are
+        // flushed: the process is gone well within the 10 s an orchestrator usually allows.
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .on_connect(|conn, _ext| {
             // Small responses must not wait for the client's delayed ACK (Nagle).
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {

@@ -30,19 +30,90 @@ pub type DbConn = Object<AsyncPgConnection>;
 
 /// Builds the pool; connections are opened on demand, so this succeeds while PostgreSQL is down
 /// (`/readyz` then says so).
+///
+/// The service's connections carry a statement timeout (`DATABASE_STATEMENT_TIMEOUT_MS`), and
+/// a request waits at most `DATABASE_POOL_TIMEOUT_MS` for a connection: when PostgreSQL is slow
+/// (a lock held, a long query) requests answer 503 after a bounded time instead of piling up.
 pub fn pool(settings: &Settings) -> anyhow::Result<DbPool> {
-    pool_for(settings.database_url.expose(), settings.database_pool_size)
+    let url = with_statement_timeout(
+        settings.database_url.expose(),
+        settings.database_statement_timeout,
+    );
+    build(
+        &url,
+        settings.database_pool_size,
+        settings.database_pool_timeout,
+    )
 }
 
-/// A pool for `database_url` (the CLI's commands, which need nothing else from `Settings`).
+/// A pool for `database_url` (the CLI's commands, which need nothing else from `Settings`, and
+/// no statement timeout: an import of 10^5 rows is one long transaction).
 pub fn pool_for(database_url: &str, size: usize) -> anyhow::Result<DbPool> {
+    build(database_url, size, Duration::from_secs(5))
+}
+
+/// `url` with libpq's `options=-c statement_timeout=…` (added to its `options` if it has
+/// some; kept as given when it sets a statement timeout itself).
+pub fn with_statement_timeout(url: &str, timeout: Duration) -> String {
+    if timeout.is_zero() || url.contains("statement_timeout") {
+        return url.to_owned();
+    }
+    let setting = format!("-c%20statement_timeout%3D{}", timeout.as_millis());
+    let Some((base, query)) = url.split_once('?') else {
+        return format!("{url}?options={setting}");
+    };
+    let mut found = false;
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.strip_prefix("options=") {
+            Some(v) if !found => {
+                found = true;
+                format!("options={v}%20{setting}")
+            }
+            _ => p.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", params.join("&"));
+    if !found {
+        out.push_str(&format!("&options={setting}"));
+    }
+    out
+}
+
+fn build(database_url: &str, size: usize, wait: Duration) -> anyhow::Result<DbPool> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
     Pool::builder(manager)
         .max_size(size)
-        .wait_timeout(Some(Duration::from_secs(5)))
+        .wait_timeout(Some(wait))
         .create_timeout(Some(Duration::from_secs(5)))
         .recycle_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| anyhow::anyhow!("cannot build the database pool: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_timeout_rides_in_the_url() {
+        let t = Duration::from_millis(2500);
+        assert_eq!(
+            with_statement_timeout("postgres://h/db", t),
+            "postgres://h/db?options=-c%20statement_timeout%3D2500"
+        );
+        assert_eq!(
+            with_statement_timeout("postgres://h/db?sslmode=disable", t),
+            "postgres://h/db?sslmode=disable&options=-c%20statement_timeout%3D2500"
+        );
+        assert_eq!(
+            with_statement_timeout("postgres://h/db?options=-c%20search_path%3Dx&a=b", t),
+            "postgres://h/db?options=-c%20search_path%3Dx%20-c%20statement_timeout%3D2500&a=b"
+        );
+        assert_eq!(
+            with_statement_timeout("postgres://h/db", Duration::ZERO),
+            "postgres://h/db"
+        );
+    }
 }

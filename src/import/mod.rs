@@ -349,6 +349,13 @@ pub async fn run(
 
     let outcome = conn
         .transaction::<_, ImportError, _>(async move |conn| {
+            // One long transaction by design (10^5 rows): the service's statement timeout is
+            // for requests, not for this.
+            diesel_async::RunQueryDsl::execute(
+                diesel::sql_query("SET LOCAL statement_timeout = 0"),
+                conn,
+            )
+            .await?;
             let keys: Vec<String> = rows
                 .iter()
                 .filter_map(|r| r.uscc.as_ref().map(|u| u.to_string()))

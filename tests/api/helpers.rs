@@ -176,6 +176,7 @@ pub struct AppOptions {
     pub migrate: bool,
     pub complaints: yidianyima::config::ComplaintSettings,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub statement_timeout: Duration,
 }
 
 impl Default for AppOptions {
@@ -187,6 +188,7 @@ impl Default for AppOptions {
             migrate: true,
             complaints: Default::default(),
             trusted_proxies: vec![],
+            statement_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -209,6 +211,8 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
     let settings = Settings {
         database_url: Secret::new(database_url.clone()),
         database_pool_size: 4,
+        database_pool_timeout: Duration::from_secs(5),
+        database_statement_timeout: opts.statement_timeout,
         redis_url: opts.redis_url.map(Secret::new),
         redis_prefix: redis_prefix.clone(),
         bind: "127.0.0.1:0".into(),

@@ -17,6 +17,7 @@ mod console_reports;
 mod console_users;
 mod errors;
 mod evidence;
+mod faults;
 mod helpers;
 mod imports;
 mod merchants;

@@ -1,0 +1,181 @@
+//! PostgreSQL slow: a competing transaction holds a lock on a hot table. Requests answer 503
+//! problem+json with `Retry-After` after a bounded time (the statement timeout) instead of
+//! piling up, and the service recovers by itself when the lock is released.
+
+use std::time::{Duration, Instant};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::helpers::{spawn_app_with, AppOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_on_merchants_answers_503_within_the_statement_timeout() {
+    let app = spawn_app_with(AppOptions {
+        statement_timeout: Duration::from_millis(800),
+        ..Default::default()
+    })
+    .await;
+    let reg = app.regulator(&["513230"]).await;
+    let shop = app.merchant_in("513230").await;
+    let path = format!("/api/v1/merchants/{}", shop.id);
+    assert_eq!(app.get_as(&reg.token, &path).await.status(), 200);
+
+    let mut locker = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    diesel::sql_query("BEGIN")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    diesel::sql_query("LOCK TABLE merchants IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(10), app.get_as(&reg.token, &path))
+        .await
+        .expect("an answer within 10 s, not a request piling up behind the lock");
+    let took = started.elapsed();
+    assert_eq!(r.status(), 503, "{:?}", r.text().await);
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+
+    diesel::sql_query("COMMIT")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let r = app.get_as(&reg.token, &path).await;
+    assert_eq!(r.status(), 200, "recovered once the lock is gone");
+}
+
+/// SIGTERM: a request in flight is answered, the scan counts kept in memory are written, and
+/// the process is gone within 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
+    use std::process::{Command, Stdio};
+    let app = spawn_app_with(AppOptions::default()).await;
+    let reg = app.regulator(&["513230"]).await;
+    let shop = app.merchant_in("513230").await;
+    let code: serde_json::Value = app
+        .post_as(
+            &reg.token,
+            &format!("/api/v1/merchants/{}/qrcode", shop.id),
+            &serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = code["code"].as_str().unwrap().to_owned();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yidianyima"))
+        .args(["serve", "--no-migrate"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("METRICS_BIND", "off")
+        .env("JWT_SECRET", "sigterm-test-secret-sigterm-test-secret")
+        .env("WORKERS", "2")
+        .env("GRADE_REFRESH_SECS", "0")
+        .env_remove("REDIS_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if !up {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "the service did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for _ in 0..3 {
+        let r = client.get(format!("{base}/s/{code}")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let token: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": reg.username, "password": reg.password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    // A PNG poster takes a while to render: in flight when SIGTERM arrives.
+    let poster = tokio::spawn({
+        let (client, url) = (
+            client.clone(),
+            format!("{base}/api/v1/merchants/{}/poster.png", shop.id),
+        );
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let started = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let exited = tokio::task::spawn_blocking(move || {
+        for _ in 0..150 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        None
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let status = exited.expect("the process exits after SIGTERM");
+    assert!(took < Duration::from_secs(10), "exited after {took:?}");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        poster.await.unwrap().unwrap(),
+        200,
+        "the request in flight was answered"
+    );
+    let scans = app
+        .count(&format!(
+            "SELECT coalesce(sum(count), 0)::bigint AS n FROM scan_counts WHERE code = '{code}'"
+        ))
+        .await;
+    assert_eq!(
+        scans, 3,
+        "the scans counted in memory were written at shutdown"
+    );
+}
