@@ -279,6 +279,7 @@ impl From<diesel::result::Error> for AppError {
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         tracing::warn!(error = %e, "database pool: no connection");
+        crate::db::metrics::TIMEOUTS.inc();
         AppError::Unavailable {
             detail: "the database is unavailable",
             retry_after_secs: 5,

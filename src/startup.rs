@@ -79,6 +79,7 @@ impl Application {
         let state = web::Data::new(AppState::new(settings)?);
         state.pages.spawn_listener();
         state.scans.spawn_flusher(state.pool.clone());
+        crate::db::metrics::spawn_sampler(state.pool.clone());
         crate::jobs::spawn_grade_refresher(state.clone());
         Self::with_listeners(state, listener, metrics_listener)
     }
@@ -111,6 +112,12 @@ impl Application {
         let _ = prometheus
             .registry
             .register(Box::new(crate::cache::pages::metrics::BYTES.clone()));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::db::metrics::POOL.clone()));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::db::metrics::TIMEOUTS.clone()));
         let metrics = match metrics_listener {
             Some(l) => {
                 let metrics_port = l.local_addr()?.port();

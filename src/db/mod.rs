@@ -92,6 +92,55 @@ fn build(database_url: &str, size: usize, wait: Duration) -> anyhow::Result<DbPo
         .map_err(|e| anyhow::anyhow!("cannot build the database pool: {e}"))
 }
 
+/// Prometheus figures of the pool: connections by state, requests waiting for one, and waits
+/// that timed out (each answered 503).
+pub mod metrics {
+    use std::sync::LazyLock;
+    use std::time::Duration;
+
+    use prometheus::{IntCounter, IntGaugeVec, Opts};
+
+    use super::DbPool;
+
+    pub static POOL: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+        IntGaugeVec::new(
+            Opts::new(
+                "yidianyima_db_pool",
+                "PostgreSQL pool: max, open, idle connections and requests waiting for one",
+            ),
+            &["state"],
+        )
+        .expect("valid metric")
+    });
+
+    pub static TIMEOUTS: LazyLock<IntCounter> = LazyLock::new(|| {
+        IntCounter::new(
+            "yidianyima_db_pool_timeouts_total",
+            "requests that found no PostgreSQL connection in time (answered 503)",
+        )
+        .expect("valid metric")
+    });
+
+    /// Samples the pool every second while it exists.
+    pub fn spawn_sampler(pool: DbPool) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let s = pool.status();
+                let set = |state: &str, v: usize| {
+                    POOL.with_label_values(&[state])
+                        .set(i64::try_from(v).unwrap_or(i64::MAX));
+                };
+                set("max", s.max_size);
+                set("open", s.size);
+                set("idle", s.available);
+                set("waiting", s.waiting);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

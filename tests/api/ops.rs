@@ -116,6 +116,13 @@ async fn metrics_count_requests_by_route_on_their_own_listener() {
         .unwrap_or_else(|| panic!("no scan-page histogram in\n{text}"));
     assert!(!count.ends_with(" 0"), "{count}");
     assert!(!text.contains("endpoint=\"/s/{code}\""));
+    // The pool's state and waits, for load tests and dashboards.
+    assert!(
+        text.contains("yidianyima_db_pool{state=\"max\"} 4"),
+        "no pool gauge in\n{text}"
+    );
+    assert!(text.contains("yidianyima_db_pool{state=\"waiting\"}"));
+    assert!(text.contains("yidianyima_db_pool_timeouts_total"));
 }
 
 #[tokio::test]
