@@ -131,6 +131,23 @@ impl AppError {
         AppError::Validation(vec![e])
     }
 
+    /// The same answer for another request that shared this error (requests coalesced on one
+    /// render): the database's unavailability stays a 503, a missing page a 404; anything
+    /// else is an internal error with this one's message.
+    pub fn shared_copy(&self) -> Self {
+        match self {
+            AppError::NotFound => AppError::NotFound,
+            AppError::Unavailable {
+                detail,
+                retry_after_secs,
+            } => AppError::Unavailable {
+                detail,
+                retry_after_secs: *retry_after_secs,
+            },
+            other => AppError::Internal(anyhow::anyhow!("page render failed: {other}")),
+        }
+    }
+
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
         AppError::BadRequest {
             code,

@@ -293,6 +293,13 @@ end
 return 0
 "#;
 
+/// Why a render's page is not in the cache: not to be kept (a 404; overtaken by an
+/// invalidation), or the render failed.
+enum NotKept {
+    Page(Arc<CachedPage>),
+    Failed(AppError),
+}
+
 /// What Redis holds for a key: the page, its generation, the last outage's end.
 struct RedisLookup {
     page: Option<CachedPage>,
@@ -498,12 +505,9 @@ impl PageCache {
         }
         let started = Utc::now();
         let local_generation = self.generation(key);
-        // Pages not to keep (a 404; a render overtaken by an invalidation) are returned
-        // through this slot.
-        let uncached: std::sync::Mutex<Option<Arc<CachedPage>>> = std::sync::Mutex::new(None);
         let result = self
             .local
-            .try_get_with(key.to_owned(), async {
+            .try_get_with::<_, NotKept>(key.to_owned(), async {
                 let found = self.redis_lookup(key).await;
                 let mut redis_generation = None;
                 if let Some(found) = found {
@@ -521,22 +525,18 @@ impl PageCache {
                     redis_generation = Some(found.generation);
                 }
                 metrics::miss();
-                let rendered = render().await?;
-                let keep = |page: CachedPage| {
-                    *uncached.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(page));
-                    Err(AppError::NotFound)
-                };
+                let rendered = render().await.map_err(NotKept::Failed)?;
                 if !rendered.cacheable {
-                    return keep(rendered.uncompressed());
+                    return Err(NotKept::Page(Arc::new(rendered.uncompressed())));
                 }
-                let mut page = rendered.compressed()?;
+                let mut page = rendered.compressed().map_err(NotKept::Failed)?;
                 page.rendered_at = started;
                 if self.generation(key) != local_generation {
-                    return keep(page);
+                    return Err(NotKept::Page(Arc::new(page)));
                 }
                 if let Some(g) = &redis_generation {
                     if self.redis_put_if_current(key, &page, g).await == Some(false) {
-                        return keep(page);
+                        return Err(NotKept::Page(Arc::new(page)));
                     }
                 }
                 Ok(Arc::new(page))
@@ -551,17 +551,15 @@ impl PageCache {
                 metrics::BYTES.set(i64::try_from(self.local.weighted_size()).unwrap_or(i64::MAX));
                 Ok(p)
             }
-            Err(e) => {
-                if let Some(p) = uncached.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    return Ok(p);
-                }
-                Err(match Arc::try_unwrap(e) {
-                    Ok(e) => e,
-                    Err(shared) => {
-                        AppError::Internal(anyhow::anyhow!("page render failed: {shared}"))
-                    }
-                })
-            }
+            // Every request that waited for this render gets its page, kept or not.
+            Err(e) => match Arc::try_unwrap(e) {
+                Ok(NotKept::Page(p)) => Ok(p),
+                Ok(NotKept::Failed(e)) => Err(e),
+                Err(shared) => match &*shared {
+                    NotKept::Page(p) => Ok(p.clone()),
+                    NotKept::Failed(e) => Err(e.shared_copy()),
+                },
+            },
         }
     }
 

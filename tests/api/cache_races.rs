@@ -254,3 +254,41 @@ async fn the_in_process_layer_keeps_to_its_byte_budget() {
     assert!(bytes <= budget, "{bytes} bytes held, budget {budget}");
     assert!(entries > 0 && entries < 100, "{entries} entries kept");
 }
+
+/// Requests that waited on a render that is then not kept (overtaken, or a 404) each get the
+/// page, not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_on_a_render_that_is_not_kept_all_get_the_page() {
+    let prefix = format!("race{}:", uuid::Uuid::new_v4().simple());
+    let cache = Arc::new(PageCache::new(
+        true,
+        Some(store(&redis_url(), &prefix)),
+        1 << 24,
+    ));
+    let key = "page:RACE000003:zh";
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+    let mut waiting = Vec::new();
+    for _ in 0..10 {
+        let (c, started, mut go) = (cache.clone(), started_tx.clone(), go_rx.clone());
+        waiting.push(tokio::spawn(async move {
+            c.get_or_render(key, || async move {
+                if let Some(tx) = started.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                let _ = go.wait_for(|g| *g).await;
+                Ok(page("before the write"))
+            })
+            .await
+            .map(|p| text(&p))
+        }));
+    }
+    started_rx.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    cache.invalidate_codes(&["RACE000003".into()]).await;
+    go_tx.send(true).unwrap();
+    for w in waiting {
+        assert_eq!(w.await.unwrap().unwrap(), "before the write");
+    }
+}
