@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod demo_merchants;
 pub mod domain;
+pub mod embedded;
 pub mod error;
 pub mod extract;
 pub mod i18n;

@@ -176,8 +176,50 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `serve --demo` without `DATABASE_URL`: the PostgreSQL on 127.0.0.1:5432 if one answers, else
+/// a private cluster (`EMBEDDED_PG_DIR`, default under the user's data directory) started here
+/// and stopped when the service stops.
+fn demo_database() -> anyhow::Result<(String, Option<yidianyima::embedded::LocalPostgres>)> {
+    use yidianyima::embedded;
+    let addr = std::env::var("DEMO_DATABASE_ADDR")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| "127.0.0.1:5432".into());
+    if embedded::answers(&addr) {
+        return Ok((format!("postgres://postgres@{addr}/yidianyima"), None));
+    }
+    let dir = std::env::var_os("EMBEDDED_PG_DIR")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(embedded::default_data_dir);
+    if embedded::bin_dir().is_none() {
+        bail!("{}", embedded::INSTALL_HINT);
+    }
+    eprintln!(
+        "no PostgreSQL on {addr}: starting a private one in {}",
+        dir.display()
+    );
+    let pg = embedded::LocalPostgres::start(&dir)?;
+    tracing::info!(port = pg.port(), data = %pg.data_dir().display(), "private PostgreSQL started");
+    Ok((pg.url("yidianyima"), Some(pg)))
+}
+
 async fn serve(no_migrate: bool, demo: bool) -> anyhow::Result<()> {
-    let settings = Settings::from_env(demo)?;
+    let no_url = std::env::var("DATABASE_URL").map_or(true, |u| u.trim().is_empty());
+    // Stopped when `serve` returns (after the server has stopped).
+    let (settings, _local_postgres) = if demo && no_url {
+        let (url, pg) = tokio::task::spawn_blocking(demo_database).await??;
+        let lookup = move |k: &str| {
+            if k == "DATABASE_URL" {
+                Some(url.clone())
+            } else {
+                std::env::var(k).ok()
+            }
+        };
+        (Settings::from_lookup(lookup, demo)?, pg)
+    } else {
+        (Settings::from_env(demo)?, None)
+    };
     if !no_migrate {
         let applied = db::migrations::run_pending(settings.database_url.expose()).await?;
         tracing::info!(count = applied.len(), "migrations applied");

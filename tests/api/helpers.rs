@@ -1,5 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use yidianyima::embedded;
 
 use actix_web::web;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -18,13 +20,56 @@ use yidianyima::state::AppState;
 /// Every test app lives in this database (created if missing), in a schema of its own.
 const TEST_DB: &str = "yidianyima_test";
 
-fn server_url() -> String {
-    std::env::var("TEST_DATABASE_SERVER")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+/// The PostgreSQL server the tests use: `TEST_DATABASE_SERVER`, else the one on
+/// 127.0.0.1:5432, else a private cluster started for this test process (PostgreSQL's server
+/// installed, none running: a fresh machine), stopped and removed when the process exits.
+pub fn server_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Some(url) = std::env::var("TEST_DATABASE_SERVER")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            return url;
+        }
+        if embedded::answers("127.0.0.1:5432") {
+            return "postgres://postgres@127.0.0.1:5432".into();
+        }
+        let dir = std::env::temp_dir().join(format!("ydym-test-pg-{}", std::process::id()));
+        let pg = embedded::LocalPostgres::start(&dir).unwrap_or_else(|e| {
+            panic!("no PostgreSQL on 127.0.0.1:5432 and none could be started: {e:#}")
+        });
+        pg.stop_after_process(std::process::id(), true)
+            .expect("the cluster's watchdog");
+        eprintln!("tests: a private PostgreSQL on port {}", pg.port());
+        pg.keep_running().server_url()
+    })
+    .clone()
 }
 
+/// The Redis the tests use: `TEST_REDIS_URL`, else the one on 127.0.0.1:6379, else a private
+/// `redis-server` for this test process if one is installed.
 pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Some(url) = std::env::var("TEST_REDIS_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            return url;
+        }
+        if embedded::answers("127.0.0.1:6379") {
+            return "redis://127.0.0.1:6379".into();
+        }
+        match embedded::private_redis_for(std::process::id()) {
+            Some(url) => {
+                eprintln!("tests: a private Redis at {url}");
+                url
+            }
+            None => "redis://127.0.0.1:6379".into(),
+        }
+    })
+    .clone()
 }
 
 /// Creates the test database once per process and sweeps schemas left by crashed runs.

@@ -15,6 +15,7 @@ mod console_imports;
 mod console_merchants;
 mod console_reports;
 mod console_users;
+mod embedded;
 mod errors;
 mod evidence;
 mod faults;

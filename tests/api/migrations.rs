@@ -77,8 +77,7 @@ async fn all_migrations_up_down_up() {
 
 #[tokio::test]
 async fn a_missing_database_is_created_on_first_migrate() {
-    let server = std::env::var("TEST_DATABASE_SERVER")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = crate::helpers::server_url();
     let name = format!("ydym_fresh_{}", std::process::id());
     let url = format!("{server}/{name}");
     let applied = migrations::run_pending(&url).await.unwrap();
