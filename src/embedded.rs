@@ -133,10 +133,10 @@ impl LocalPostgres {
             return Ok(pg);
         }
         let port = free_port()?;
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
-            pg.data.display()
-        );
+        // TCP on the loopback only: no socket file to place (pg_ctl passes these options
+        // through a shell, so no path goes in them either).
+        let options =
+            format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
         run(pg
             .command("pg_ctl")
             .arg("-D")
@@ -209,27 +209,26 @@ impl LocalPostgres {
     /// Stops the server once `pid` has exited (a detached watchdog shell): a test process
     /// cannot run code at exit, so its cluster stops itself and its directory is removed.
     pub fn stop_after_process(&self, pid: u32, remove_dir: bool) -> anyhow::Result<()> {
-        let pg_ctl = self.bin.join("pg_ctl");
-        let stop = format!(
-            "{} -D '{}' -m fast -w stop",
-            pg_ctl.display(),
-            self.data.display()
-        );
-        let stop = if self.as_postgres {
-            format!("runuser -u postgres -- {stop}")
-        } else {
-            stop
-        };
-        let remove = if remove_dir {
-            format!("; rm -rf '{}'", self.data.display())
-        } else {
-            String::new()
-        };
+        // Paths go in as positional parameters, never into the script's text.
+        let script = r#"
+pid=$1 pg_ctl=$2 data=$3 as_postgres=$4 remove=$5
+while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+if [ "$as_postgres" = 1 ]; then
+  runuser -u postgres -- "$pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1
+else
+  "$pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1
+fi
+if [ "$remove" = 1 ]; then rm -rf -- "$data"; fi
+"#;
         Command::new("sh")
             .arg("-c")
-            .arg(format!(
-                "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1{remove}"
-            ))
+            .arg(script)
+            .arg("watchdog")
+            .arg(pid.to_string())
+            .arg(self.bin.join("pg_ctl"))
+            .arg(&self.data)
+            .arg(if self.as_postgres { "1" } else { "0" })
+            .arg(if remove_dir { "1" } else { "0" })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -279,11 +278,14 @@ pub fn private_redis_for(pid: u32) -> Option<String> {
     let port = free_port().ok()?;
     let started = Command::new("sh")
         .arg("-c")
-        .arg(format!(
+        .arg(
             "command -v redis-server >/dev/null || exit 1; \
-             redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & r=$!; \
-             (while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $r) >/dev/null 2>&1 &"
-        ))
+             redis-server --port \"$1\" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & r=$!; \
+             (while kill -0 \"$2\" 2>/dev/null; do sleep 1; done; kill $r) >/dev/null 2>&1 &",
+        )
+        .arg("redis")
+        .arg(port.to_string())
+        .arg(pid.to_string())
         .stdin(Stdio::null())
         .status()
         .ok()?

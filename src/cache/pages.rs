@@ -10,7 +10,7 @@
 //! content changes by the passing of time (a licence expires, a publicity period ends); after
 //! it, the entry is a miss.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +30,9 @@ use crate::error::AppError;
 
 /// Longest an entry lives without an invalidation (a safety net, not the mechanism).
 const TTL: Duration = Duration::from_secs(3600);
+/// While Redis is unreachable (no invalidations from other instances), this process's pages
+/// are dropped this often: another instance's write shows here after at most this long.
+const OUTAGE_LOCAL_TTL: Duration = Duration::from_secs(15);
 const CHANNEL: &str = "pages:invalidate";
 /// The invalidation message meaning "every page" (codes never contain `*`).
 const ALL: &str = "*";
@@ -259,9 +262,10 @@ pub struct PageCache {
     enabled: bool,
     local: moka::future::Cache<String, Arc<CachedPage>>,
     redis: Option<Arc<RedisStore>>,
-    /// Invalidations of each key seen here (a render that began before one is not kept), and
-    /// of every key at once.
-    generations: std::sync::Mutex<HashMap<String, u64>>,
+    /// Invalidations seen here, counted in slots by the key's hash (a render that began before
+    /// one of its key is not kept; two keys sharing a slot only cost a render not kept), and of
+    /// every key at once. Bounded, lock-free.
+    generations: Box<[AtomicU64]>,
     generation_all: AtomicU64,
     /// Pages in Redis rendered before this instant (ms) are not trusted: Redis was unreachable
     /// after it, so an invalidation may have missed them.
@@ -314,6 +318,9 @@ struct RedisLookup {
     epoch_ms: i64,
 }
 
+/// Slots of the in-process generation counters.
+const GENERATION_SLOTS: usize = 4096;
+
 /// Default byte budget of the in-process layer.
 pub const DEFAULT_MAX_BYTES: u64 = 128 * 1024 * 1024;
 
@@ -331,7 +338,7 @@ impl PageCache {
                 .time_to_live(TTL)
                 .build(),
             redis,
-            generations: std::sync::Mutex::new(HashMap::new()),
+            generations: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             generation_all: AtomicU64::new(0),
             distrust_before_ms: AtomicI64::new(0),
             pending: std::sync::Mutex::new(HashSet::new()),
@@ -345,23 +352,24 @@ impl PageCache {
         (self.local.weighted_size(), self.local.entry_count())
     }
 
+    fn slot(&self, key: &str) -> &AtomicU64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.generations[(h.finish() % GENERATION_SLOTS as u64) as usize]
+    }
+
     /// This instance's generation of `key`: changes whenever the key is invalidated here.
     fn generation(&self, key: &str) -> (u64, u64) {
-        let all = AtomicU64::load(&self.generation_all, Ordering::SeqCst);
-        let one = self
-            .generations
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .copied()
-            .unwrap_or(0);
-        (all, one)
+        (
+            AtomicU64::load(&self.generation_all, Ordering::SeqCst),
+            AtomicU64::load(self.slot(key), Ordering::SeqCst),
+        )
     }
 
     fn bump(&self, keys: &[String]) {
-        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
         for k in keys {
-            *g.entry(k.clone()).or_insert(0) += 1;
+            self.slot(k).fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -438,9 +446,20 @@ impl PageCache {
         Some(stored == 1)
     }
 
-    /// After Redis was unreachable: every instance is told not to trust pages rendered before
-    /// now, and the invalidations that could not be sent are sent.
+    /// After Redis was unreachable: the invalidations that could not be sent are sent, and if
+    /// there were any, every instance is told not to trust pages rendered before now (a page
+    /// may have been stored by an instance that never heard of them). A Redis hiccup that lost
+    /// nothing changes nothing.
     async fn after_outage(&self, redis: &RedisStore) {
+        let lost = AtomicBool::load(&self.pending_all, Ordering::SeqCst)
+            || !self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty();
+        if !lost {
+            return;
+        }
         let now = Utc::now().timestamp_millis();
         self.distrust_before_ms.fetch_max(now, Ordering::SeqCst);
         let epoch = redis.key(EPOCH_KEY);
@@ -648,48 +667,29 @@ impl PageCache {
         }
     }
 
-    /// Deletes every page in Redis (pages rendered before now are not trusted either, so a
-    /// render in flight cannot store an old page) and publishes it; `false` when Redis did
-    /// not answer.
+    /// Every page in Redis stops being trusted (the epoch: pages rendered before now are misses
+    /// for every instance, and expire by their TTL), and the other instances are told; one
+    /// small round trip whatever the number of pages. `false` when Redis did not answer.
     async fn redis_invalidate_all(&self) -> bool {
         let Some(redis) = &self.redis else {
             return true;
         };
-        let pattern = format!("{}*", redis.key("page:"));
         let channel = redis.key(CHANNEL);
         let epoch = redis.key(EPOCH_KEY);
         let now = Utc::now().timestamp_millis();
+        self.distrust_before_ms.fetch_max(now, Ordering::SeqCst);
         redis
             .run(|mut c| async move {
-                redis::cmd("SET")
+                redis::pipe()
+                    .atomic()
+                    .cmd("SET")
                     .arg(&epoch)
                     .arg(now)
-                    .query_async::<()>(&mut c)
-                    .await?;
-                let mut cursor: u64 = 0;
-                loop {
-                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut c)
-                        .await?;
-                    if !keys.is_empty() {
-                        redis::cmd("DEL")
-                            .arg(keys)
-                            .query_async::<()>(&mut c)
-                            .await?;
-                    }
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
-                }
-                redis::cmd("PUBLISH")
+                    .ignore()
+                    .cmd("PUBLISH")
                     .arg(channel)
                     .arg(ALL)
+                    .ignore()
                     .query_async::<()>(&mut c)
                     .await
             })
@@ -728,46 +728,49 @@ impl PageCache {
         let me = Arc::downgrade(self);
         tokio::spawn(async move {
             let channel = redis.key(CHANNEL);
-            let mut first = true;
+            // While Redis is unreachable other instances' invalidations cannot arrive: this
+            // process's pages are dropped when the connection is lost and every
+            // `OUTAGE_LOCAL_TTL` after (not at every reconnection attempt: each drop makes
+            // every scan a render), and once more when it is back.
+            let mut down_since: Option<std::time::Instant> = None;
+            let mut dropped_at = std::time::Instant::now();
             loop {
-                match redis.client().get_async_pubsub().await {
-                    Ok(mut pubsub) => {
-                        if pubsub.subscribe(&channel).await.is_ok() {
-                            if !first {
-                                let Some(cache) = me.upgrade() else { return };
-                                cache.drop_local_all(true);
-                                cache.after_outage(&redis).await;
+                if let Ok(mut pubsub) = redis.client().get_async_pubsub().await {
+                    if pubsub.subscribe(&channel).await.is_ok() {
+                        if down_since.take().is_some() {
+                            let Some(cache) = me.upgrade() else { return };
+                            cache.drop_local_all(true);
+                            cache.after_outage(&redis).await;
+                        }
+                        let mut stream = pubsub.on_message();
+                        while let Some(msg) = stream.next().await {
+                            let Some(cache) = me.upgrade() else { return };
+                            let payload: String = msg.get_payload().unwrap_or_default();
+                            if payload == ALL {
+                                cache.drop_local_all(false);
+                                continue;
                             }
-                            let mut stream = pubsub.on_message();
-                            while let Some(msg) = stream.next().await {
-                                let Some(cache) = me.upgrade() else { return };
-                                let payload: String = msg.get_payload().unwrap_or_default();
-                                if payload == ALL {
-                                    cache.drop_local_all(false);
-                                    continue;
-                                }
-                                let keys: Vec<String> = payload
-                                    .split(',')
-                                    .filter(|c| !c.is_empty())
-                                    .flat_map(keys_of)
-                                    .collect();
-                                cache.bump(&keys);
-                                for k in keys {
-                                    cache.local.invalidate(&k).await;
-                                }
+                            let keys: Vec<String> = payload
+                                .split(',')
+                                .filter(|c| !c.is_empty())
+                                .flat_map(keys_of)
+                                .collect();
+                            cache.bump(&keys);
+                            for k in keys {
+                                cache.local.invalidate(&k).await;
                             }
                         }
                     }
-                    Err(e) => tracing::debug!(error = %e, "page invalidation listener: redis down"),
                 }
-                if me.strong_count() == 0 {
-                    return;
-                }
-                first = false;
-                // Messages were missed while disconnected.
-                if let Some(cache) = me.upgrade() {
+                let Some(cache) = me.upgrade() else { return };
+                let now = std::time::Instant::now();
+                if down_since.is_none() || now.duration_since(dropped_at) >= OUTAGE_LOCAL_TTL {
+                    tracing::debug!("page invalidation listener: redis down");
+                    down_since.get_or_insert(now);
+                    dropped_at = now;
                     cache.drop_local_all(true);
                 }
+                drop(cache);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });

@@ -29,12 +29,15 @@ const SHARDS: usize = 16;
 pub struct ScanCounter {
     /// day → code → scans per shard; looked up by `&str`, so a repeat scan allocates nothing.
     pending: [Mutex<Pending>; SHARDS],
+    /// One flush at a time in this process.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl Default for ScanCounter {
     fn default() -> Self {
         Self {
             pending: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -82,8 +85,25 @@ impl ScanCounter {
         }
     }
 
+    /// [`Self::flush`] unless one is running already (`Ok(0)` then).
+    pub async fn flush_unless_running(&self, pool: &DbPool) -> anyhow::Result<usize> {
+        match self.flushing.try_lock() {
+            Ok(guard) => self.flush_locked(pool, guard).await,
+            Err(_) => Ok(0),
+        }
+    }
+
     /// Adds the pending counts to PostgreSQL; on failure they are kept for the next try.
     pub async fn flush(&self, pool: &DbPool) -> anyhow::Result<usize> {
+        let guard = self.flushing.lock().await;
+        self.flush_locked(pool, guard).await
+    }
+
+    async fn flush_locked(
+        &self,
+        pool: &DbPool,
+        _one_at_a_time: tokio::sync::MutexGuard<'_, ()>,
+    ) -> anyhow::Result<usize> {
         // One row per (code, day) across the shards: one upsert cannot touch a row twice.
         let mut merged: HashMap<(String, NaiveDate), i64> = HashMap::new();
         for shard in &self.pending {
@@ -95,7 +115,11 @@ impl ScanCounter {
                 }
             }
         }
-        let batch: Vec<((String, NaiveDate), i64)> = merged.into_iter().collect();
+        // Rows in one order (code, day) in every flush of every instance: two upserts at once
+        // then lock their rows in the same order and cannot deadlock (in hash order they did,
+        // under load: "deadlock detected", and the counts went back for the next try).
+        let mut batch: Vec<((String, NaiveDate), i64)> = merged.into_iter().collect();
+        batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if batch.is_empty() {
             return Ok(0);
         }

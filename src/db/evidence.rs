@@ -104,17 +104,47 @@ pub async fn of_parents(
         .await
 }
 
-/// One file with its bytes.
-pub async fn get(
-    conn: &mut AsyncPgConnection,
-    id: i64,
-) -> QueryResult<Option<(EvidenceMeta, Vec<u8>)>> {
+/// One file's description.
+pub async fn meta(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<EvidenceMeta>> {
     evidence_files::table
         .find(id)
-        .select((EvidenceMeta::as_select(), evidence_files::body))
+        .select(EvidenceMeta::as_select())
         .first(conn)
         .await
         .optional()
+}
+
+/// One file's bytes.
+pub async fn body(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Vec<u8>>> {
+    evidence_files::table
+        .find(id)
+        .select(evidence_files::body)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks the objection or application (`FOR UPDATE`, inside the caller's transaction) and
+/// tells whether it is still open.
+pub async fn lock_open_parent(conn: &mut AsyncPgConnection, parent: Parent) -> QueryResult<bool> {
+    use super::schema::{credit_repairs, objections};
+    let status: Option<String> = match parent {
+        Parent::Objection(id) => objections::table
+            .find(id)
+            .select(objections::status)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?,
+        Parent::Repair(id) => credit_repairs::table
+            .find(id)
+            .select(credit_repairs::status)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?,
+    };
+    Ok(status.as_deref() == Some("open"))
 }
 
 /// Stores `files` under `parent` with their audit entry (names, types and sizes; not the

@@ -23,8 +23,8 @@ use crate::state::AppState;
 pub const MAX_FILES: usize = 5;
 /// Bytes of one file as uploaded (10 MiB: a phone photo or a scanned letter).
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-/// Bytes of all the files of one request: three full-size phone photos fit.
-pub const MAX_REQUEST_BYTES: usize = 30 * 1024 * 1024;
+/// Bytes of all the files of one request: the API's upload limit (20 MiB).
+pub const MAX_REQUEST_BYTES: usize = 20 * 1024 * 1024;
 
 /// A file as it arrived: the name the client gave it and its bytes.
 #[derive(Debug, Clone)]
@@ -213,7 +213,14 @@ pub async fn attach(
     let mut conn = state.pool.get().await?;
     let metas = conn
         .transaction::<_, AppError, _>(async |conn| {
-            // Counted again under the transaction: two uploads at once cannot pass the limit.
+            // The application is locked and checked again here: it may have been decided
+            // while the files were uploading, and two uploads at once are counted in turn.
+            if !db::evidence::lock_open_parent(conn, parent).await? {
+                return Err(AppError::Conflict {
+                    code: "decided",
+                    detail: "evidence can be added only while the application is open".into(),
+                });
+            }
             let now = db::evidence::count(conn, parent).await?;
             if usize::try_from(now).unwrap_or(0) + files.len() > MAX_FILES {
                 return Err(AppError::validation(FieldError::new(
@@ -235,11 +242,15 @@ pub async fn download(
     id: i64,
 ) -> AppResult<(EvidenceMeta, Vec<u8>)> {
     let mut conn = state.pool.get().await?;
-    let (meta, body) = db::evidence::get(&mut conn, id)
+    // The rights first, then the bytes.
+    let meta = db::evidence::meta(&mut conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let region = super::merchants::region_of_merchant(&mut conn, meta.merchant_id).await?;
     policy::view_merchant(user, meta.merchant_id, &region).check()?;
+    let body = db::evidence::body(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok((meta, body))
 }
 

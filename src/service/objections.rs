@@ -72,6 +72,9 @@ async fn with_evidence(
     Ok(views)
 }
 
+/// The records an objection can be about (a complaint is answered, not objected to).
+pub const KINDS: &[&str] = &["inspection", "credit_record"];
+
 /// An objection as the merchant sends it.
 pub struct ObjectionInput<'a> {
     /// `inspection` or `credit_record`.
@@ -100,13 +103,16 @@ pub async fn file(
     let mut conn = state.pool.get().await?;
     let region = crate::service::merchants::region_of_merchant(&mut conn, merchant_id).await?;
     policy::reply_to_record(user, merchant_id, &region).check()?;
-    if !crate::service::replies::KINDS.contains(&kind)
+    if !KINDS.contains(&kind)
         || !db::replies::record_belongs(&mut conn, kind, record_id, merchant_id).await?
     {
         return Err(AppError::NotFound);
     }
     let reason = super::required_text("reason", reason, 2000)?;
+    // Images are decoded without holding a pooled connection.
+    drop(conn);
     let evidence = super::evidence::prepare(evidence, 0).await?;
+    let mut conn = state.pool.get().await?;
     let today = today();
     let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
     let days = db::repairs::review_days(&mut conn, "objection").await?;

@@ -142,7 +142,10 @@ pub async fn apply(
         )));
     }
     let statement = super::required_text("reason", statement, 2000)?;
+    // Images are decoded without holding a pooled connection.
+    drop(conn);
     let evidence = super::evidence::prepare(evidence, 0).await?;
+    let mut conn = state.pool.get().await?;
     let cal = db::calendar::load_range(&mut conn, today, today + chrono::Days::new(800)).await?;
     let days = db::repairs::review_days(&mut conn, "credit_repair").await?;
     let deadline = cal.add_working_days(today, days);

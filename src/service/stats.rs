@@ -210,6 +210,12 @@ pub async fn report(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
+    // Scans counted in this process and not yet written are written first (before this
+    // request takes its own connection: a request holding two connections at once starves the
+    // pool under load). Skipped if a flush is already running: its counts are seconds old.
+    if let Err(e) = state.scans.flush_unless_running(&state.pool).await {
+        tracing::warn!(error = %e, "scan counts not flushed before statistics");
+    }
     let mut conn = state.pool.get().await?;
     let regions = db::regions::list(&mut conn).await?;
     let in_scope: Vec<&db::regions::Region> = regions
@@ -222,10 +228,6 @@ pub async fn report(
         })
         .collect();
     let codes: Vec<String> = in_scope.iter().map(|r| r.code.clone()).collect();
-    // Scans counted in this process and not yet written are written first.
-    if let Err(e) = state.scans.flush(&state.pool).await {
-        tracing::warn!(error = %e, "scan counts not flushed before statistics");
-    }
     let merchants = db::stats::merchants(&mut conn, &codes).await?;
     let complaints = db::stats::complaints(&mut conn, &codes, from, to, today).await?;
     let scans = db::stats::scans(&mut conn, &codes, from, to).await?;

@@ -387,6 +387,15 @@ async fn the_shop_answers_a_closed_complaint_in_public() {
     assert_eq!(r.status(), 200);
     let r = app.put_as(&owner.token, &path, &words).await;
     assert_eq!(r.status(), 200);
+    // A complaint is answered, not objected to.
+    let r = app
+        .post_as(
+            &owner.token,
+            &format!("/api/v1/merchants/{}/objections", s.id),
+            &json!({"record_kind": "complaint", "record_id": id, "reason": "不实投诉"}),
+        )
+        .await;
+    assert_eq!(r.status(), 404);
     let page = app.get_text(app.url(&format!("/s/{}", s.code))).await;
     assert!(
         page.contains("已向顾客退还差价并致歉"),

@@ -145,7 +145,7 @@ pub async fn decide(
 #[allow(dead_code)]
 pub struct EvidenceForm {
     /// One to five files: photos (JPEG, PNG, WebP; re-encoded as JPEG without metadata) or
-    /// PDF, recognised by content; each at most 10 MiB, 30 MiB in all.
+    /// PDF, recognised by content; each at most 10 MiB, 20 MiB in all.
     #[schema(value_type = Vec<String>, format = Binary)]
     file: Vec<Vec<u8>>,
 }
@@ -219,8 +219,15 @@ pub async fn get_evidence(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let (meta, body) = evidence_svc::download(&state, &user, path.into_inner()).await?;
+    // Images open in the browser, sandboxed; a PDF is downloaded (Chromium will not start
+    // its PDF viewer in a sandboxed document).
+    let pdf = meta.content_type == "application/pdf";
     let disposition = header::ContentDisposition {
-        disposition: header::DispositionType::Inline,
+        disposition: if pdf {
+            header::DispositionType::Attachment
+        } else {
+            header::DispositionType::Inline
+        },
         parameters: vec![header::DispositionParam::FilenameExt(
             header::ExtendedValue {
                 charset: header::Charset::Ext("UTF-8".into()),
@@ -229,11 +236,13 @@ pub async fn get_evidence(
             },
         )],
     };
-    Ok(HttpResponse::Ok()
-        .content_type(meta.content_type)
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(meta.content_type)
         .insert_header(disposition)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"))
-        .body(body))
+        .insert_header(("X-Content-Type-Options", "nosniff"));
+    if !pdf {
+        resp.insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"));
+    }
+    Ok(resp.body(body))
 }
