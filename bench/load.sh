@@ -140,7 +140,11 @@ measured_run() { # name secs [env...]
 }
 
 echo "== warm-up: $WARMUP s of scans only (fills the cache as a season's first minutes would)"
-MIX=scan=100 "$gen" "http://127.0.0.1:$PORT" "$work/codes.txt" "$CONNS" "$WARMUP" | grep '^total' | sed 's/^/  /'
+t0=$(cpu_ticks)
+MIX=scan=100 "$gen" "http://127.0.0.1:$PORT" "$work/codes.txt" "$CONNS" "$WARMUP" > "$work/warmup.out"
+t1=$(cpu_ticks)
+grep '^total' "$work/warmup.out" | sed 's/^/  /'
+echo "  server CPU during the warm-up: $(echo "scale=3; ($t1 - $t0) * 10 / $(grep '^SUMMARY' "$work/warmup.out" | cut -d' ' -f2- | jq .requests)" | bc) ms per scan (mostly misses: render, gzip -9, brotli 11, Redis SET)"
 echo "== warm cache: $CONNS connections, $DURATION s, the peak mix"
 measured_run warm "$DURATION"
 warm_p99=$(jq .kinds.scan.p99_ms "$work/warm.json")
@@ -177,13 +181,15 @@ MIX=scan=100 MISS=0 "$gen" "http://127.0.0.1:$BPORT" "$work/codes.txt" "$CONNS" 
 gb=$(grep '^SUMMARY' "$work/gen-baseline.out" | cut -d' ' -f2- | jq .kinds.scan.rps)
 echo "  peak_load itself against the baseline (its ceiling on this machine): $gb scans/s, p99 $(grep '^SUMMARY' "$work/gen-baseline.out" | cut -d' ' -f2- | jq .kinds.scan.p99_ms) ms"
 for r in warm cold; do
-  echo "  $r run: scans $(jq .kinds.scan.rps "$work/$r.json")/s, all requests $(jq .rps "$work/$r.json")/s = $(echo "scale=2; $(jq .rps "$work/$r.json") / $gb" | bc)x of the generator's ceiling, $(echo "scale=2; $(jq .rps "$work/$r.json") / $(cat "$work/baseline.rps")" | bc)x of wrk on the baseline"
+  echo "  $r run: scans $(jq .kinds.scan.rps "$work/$r.json")/s, all requests $(jq .rps "$work/$r.json")/s = $(echo "scale=3; $(jq .rps "$work/$r.json") / $gb" | bc)x of the generator's ceiling, $(echo "scale=3; $(jq .rps "$work/$r.json") / $(cat "$work/baseline.rps")" | bc)x of wrk on the baseline"
 done
 
 echo "== uncached page (PAGE_CACHE=off) vs pgbench of the statements of one render (bench/scan-page-pgbench.sql)"
 stop
 start PAGE_CACHE=off
+t0=$(cpu_ticks)
 MIX=scan=100 MISS=0 "$gen" "http://127.0.0.1:$PORT" "$work/codes.txt" "$CONNS" "$SHORT" > "$work/uncached.out"
+t1=$(cpu_ticks)
 grep -v '^SUMMARY' "$work/uncached.out" | sed -n '1,3p' | sed 's/^/  /'
 un=$(grep '^SUMMARY' "$work/uncached.out" | cut -d' ' -f2-)
 un_rps=$(echo "$un" | jq .kinds.scan.rps)
@@ -191,7 +197,7 @@ stop
 # Same PostgreSQL connections as the service (its pool; the shared server allows 100 in all).
 pg=$(pgbench -n -c "$POOL" -j 2 -T "$SHORT" -M prepared -D ncodes="$ncodes" -f bench/scan-page-pgbench.sql "$URL" 2>&1)
 pg_tps=$(echo "$pg" | awk -F'= ' '/^tps/ {print $2}' | awk '{print $1}')
-echo "  service uncached c=$CONNS (pool $POOL): $un_rps pages/s, p50 $(echo "$un" | jq .kinds.scan.p50_ms) ms, p99 $(echo "$un" | jq .kinds.scan.p99_ms) ms, errors $(echo "$un" | jq .errors)"
+echo "  service uncached c=$CONNS (pool $POOL): $un_rps pages/s, p50 $(echo "$un" | jq .kinds.scan.p50_ms) ms, p99 $(echo "$un" | jq .kinds.scan.p99_ms) ms, errors $(echo "$un" | jq .errors), server CPU $(echo "scale=3; ($t1 - $t0) * 10 / $(echo "$un" | jq .requests)" | bc) ms per page"
 echo "  pgbench c=$POOL: $pg_tps tps, latency avg $(echo "$pg" | awk -F'= ' '/latency average/ {print $2}'), failed $(echo "$pg" | awk '/number of failed transactions/ {print $5}')"
 ratio=$(echo "scale=2; $un_rps / $pg_tps" | bc)
 echo "  ratio uncached pages/s ÷ pgbench tps: $ratio (target ≥ 0.7): $( [ "$(echo "$ratio >= 0.7" | bc)" = 1 ] && echo PASS || echo FAIL)"

@@ -101,9 +101,7 @@ impl Zipf {
     /// A 0-based rank.
     fn sample(&self, rng: &mut impl Rng) -> usize {
         let u: f64 = rng.random();
-        self.cdf
-            .partition_point(|&c| c < u)
-            .min(self.cdf.len() - 1)
+        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
     }
 }
 
@@ -146,7 +144,9 @@ fn parse_mix(s: &str) -> Vec<(f64, Kind)> {
     }
     assert!(total > 0.0, "MIX is empty");
     // normalised to 100
-    out.into_iter().map(|(c, k)| (c * 100.0 / total, k)).collect()
+    out.into_iter()
+        .map(|(c, k)| (c * 100.0 / total, k))
+        .collect()
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -230,7 +230,9 @@ async fn one(
                 .header("accept-encoding", "gzip")
         }
         Kind::Complaint => {
-            let n = cfg.phones.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = cfg
+                .phones
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let body = serde_json::json!({
                 "shop_code": cfg.codes[cfg.zipf.sample(rng)],
                 "name": "压测用户",
@@ -368,7 +370,8 @@ async fn run(base: String, codes: Vec<String>, conns: usize, secs: u64) {
             let client = client.clone();
             let cfg = cfg.clone();
             tokio::spawn(async move {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_mul(1_000_003) + t as u64);
+                let mut rng =
+                    rand::rngs::StdRng::seed_from_u64(seed.wrapping_mul(1_000_003) + t as u64);
                 tokio::time::sleep(ramp.mul_f64(t as f64 / conns as f64)).await;
                 let mut samples = Vec::new();
                 let mut tracking = Vec::new();
@@ -417,13 +420,14 @@ fn report(
         }
     }
     println!(
-        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
         "kind",
         "requests",
         "req/s",
         "p50 ms",
         "p99 ms",
         "p99.9 ms",
+        "max ms",
         "2xx",
         "3xx",
         "404",
@@ -441,15 +445,17 @@ fn report(
             percentile(lat, 0.99),
             percentile(lat, 0.999),
         );
+        let max = percentile(lat, 1.0);
         let rps = c.n as f64 / elapsed;
         println!(
-            "{:<10} {:>9} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            "{:<10} {:>9} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6}",
             kind.name(),
             c.n,
             rps,
             p50,
             p99,
             p999,
+            max,
             c.s2xx,
             c.s3xx,
             c.s404,
@@ -464,6 +470,7 @@ fn report(
         j["p50_ms"] = serde_json::json!(p50);
         j["p99_ms"] = serde_json::json!(p99);
         j["p999_ms"] = serde_json::json!(p999);
+        j["max_ms"] = serde_json::json!(max);
         j["errors"] = serde_json::json!(c.bad(*kind));
         kinds_json.insert(kind.name().to_owned(), j);
     }
@@ -537,7 +544,8 @@ fn report(
     }
     if let Ok(path) = std::env::var("TRACKING_OUT") {
         if !path.is_empty() {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("TRACKING_OUT"));
+            let mut f =
+                std::io::BufWriter::new(std::fs::File::create(&path).expect("TRACKING_OUT"));
             for t in tracking {
                 writeln!(f, "{t}").expect("write TRACKING_OUT");
             }
