@@ -37,6 +37,9 @@ pub struct Settings {
     /// PostgreSQL URL (contains a password in production).
     pub database_url: Secret,
     pub database_pool_size: usize,
+    /// Connections kept for the public scan pages alone (`DATABASE_PUBLIC_POOL_SIZE`, 8): staff
+    /// reports and lists cannot starve them.
+    pub database_public_pool_size: usize,
     /// Longest a request waits for a pooled connection (`DATABASE_POOL_TIMEOUT_MS`, 5 s).
     pub database_pool_timeout: Duration,
     /// Longest one statement of the service runs (`DATABASE_STATEMENT_TIMEOUT_MS`, 15 s; 0
@@ -176,6 +179,15 @@ impl Settings {
         let database_pool_timeout = millis("DATABASE_POOL_TIMEOUT_MS", 5_000, 100, 60_000)?;
         let database_statement_timeout =
             millis("DATABASE_STATEMENT_TIMEOUT_MS", 15_000, 0, 3_600_000)?;
+        let database_public_pool_size = match nonempty("DATABASE_PUBLIC_POOL_SIZE") {
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .context("DATABASE_PUBLIC_POOL_SIZE must be between 1 and 500")?,
+            None => 8,
+        };
         let trusted_proxies = nonempty("TRUSTED_PROXIES")
             .map(|v| {
                 v.split(',')
@@ -237,6 +249,7 @@ impl Settings {
             metrics_bind,
             database_url: Secret::new(database_url),
             database_pool_size,
+            database_public_pool_size,
             database_pool_timeout,
             database_statement_timeout,
             redis_url: nonempty("REDIS_URL").map(Secret::new),

@@ -10,6 +10,8 @@ use crate::db::DbPool;
 
 pub struct AppState {
     pub pool: DbPool,
+    /// The public scan pages' own connections (see `db::public_pool`).
+    pub public_pool: DbPool,
     /// `None` when `REDIS_URL` is unset.
     pub redis: Option<Arc<RedisStore>>,
     pub limiter: RateLimiter,
@@ -35,6 +37,7 @@ impl AppState {
             .transpose()?
             .map(Arc::new);
         Ok(Self {
+            public_pool: crate::db::public_pool(&settings)?,
             pool,
             limiter: RateLimiter::new(redis.clone()),
             pages: Arc::new(PageCache::new(

@@ -35,15 +35,22 @@ pub type DbConn = Object<AsyncPgConnection>;
 /// a request waits at most `DATABASE_POOL_TIMEOUT_MS` for a connection: when PostgreSQL is slow
 /// (a lock held, a long query) requests answer 503 after a bounded time instead of piling up.
 pub fn pool(settings: &Settings) -> anyhow::Result<DbPool> {
+    pool_of_size(settings, settings.database_pool_size)
+}
+
+/// The scan pages' own pool (a bulkhead): under the peak mix, staff lists and reports that
+/// hold connections for a while took every connection of a shared pool and scans waited out
+/// the pool timeout (503s at 1,000 connections).
+pub fn public_pool(settings: &Settings) -> anyhow::Result<DbPool> {
+    pool_of_size(settings, settings.database_public_pool_size)
+}
+
+fn pool_of_size(settings: &Settings, size: usize) -> anyhow::Result<DbPool> {
     let url = with_statement_timeout(
         settings.database_url.expose(),
         settings.database_statement_timeout,
     );
-    build(
-        &url,
-        settings.database_pool_size,
-        settings.database_pool_timeout,
-    )
+    build(&url, size, settings.database_pool_timeout)
 }
 
 /// A pool for `database_url` (the CLI's commands, which need nothing else from `Settings`, and

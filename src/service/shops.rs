@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// What `code` leads to on `today` (no caller: everything on the page is public).
 pub async fn lookup(state: &AppState, code: &str, today: NaiveDate) -> AppResult<Lookup> {
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.public_pool.get().await?;
     let Some((code_row, m)) = db::shop_codes::find_with_merchant(&mut conn, code).await? else {
         return Ok(Lookup::Unknown);
     };
@@ -35,7 +35,7 @@ pub async fn name_for_code(state: &AppState, code: &str) -> AppResult<Option<(St
     let Some(code) = ShopCode::parse(code) else {
         return Ok(None);
     };
-    let mut conn = state.pool.get().await?;
+    let mut conn = state.public_pool.get().await?;
     Ok(db::shop_codes::find_with_merchant(&mut conn, code.as_str())
         .await?
         .map(|(c, m)| (c.code, m.fields.name)))

@@ -256,6 +256,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
     let settings = Settings {
         database_url: Secret::new(database_url.clone()),
         database_pool_size: 4,
+        database_public_pool_size: 2,
         database_pool_timeout: Duration::from_secs(5),
         database_statement_timeout: opts.statement_timeout,
         redis_url: opts.redis_url.map(Secret::new),
