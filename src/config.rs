@@ -62,6 +62,8 @@ pub struct Settings {
     /// Cache rendered scan pages (`PAGE_CACHE=off` disables it: benchmarks of the uncached
     /// path, debugging).
     pub page_cache: bool,
+    /// How long a statistics report is reused (`STATS_CACHE_SECS`, 30; 0 computes every time).
+    pub stats_cache: Duration,
     /// Byte budget of the in-process page cache (`PAGE_CACHE_MAX_BYTES`, default 128 MiB).
     pub page_cache_max_bytes: u64,
     /// How often an instance tries the background grade refresh (`GRADE_REFRESH_SECS`,
@@ -265,6 +267,16 @@ impl Settings {
                 nonempty("PAGE_CACHE").as_deref(),
                 Some("off" | "false" | "0")
             ),
+            stats_cache: match nonempty("STATS_CACHE_SECS") {
+                Some(v) => Duration::from_secs(
+                    v.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n <= 3600)
+                        .context("STATS_CACHE_SECS must be seconds between 0 and 3600")?,
+                ),
+                None => Duration::from_secs(30),
+            },
             page_cache_max_bytes: match nonempty("PAGE_CACHE_MAX_BYTES") {
                 Some(v) => v
                     .trim()

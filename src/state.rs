@@ -24,6 +24,8 @@ pub struct AppState {
     pub form_tokens: crate::auth::form_token::FormTokens,
     /// Derives the console's CSRF tokens from session cookies.
     pub csrf: crate::auth::session::CsrfKey,
+    /// Statistics reports, reused for `STATS_CACHE_SECS`.
+    pub stats_cache: moka::future::Cache<String, Arc<crate::service::stats::StatsReport>>,
     pub settings: Settings,
 }
 
@@ -52,6 +54,10 @@ impl AppState {
             ),
             csrf: crate::auth::session::CsrfKey::new(settings.jwt_secret.expose().as_bytes()),
             jwt: JwtKeys::new(settings.jwt_secret.expose().as_bytes(), settings.jwt_ttl),
+            stats_cache: moka::future::Cache::builder()
+                .max_capacity(1000)
+                .time_to_live(settings.stats_cache.max(std::time::Duration::from_secs(1)))
+                .build(),
             settings,
         })
     }

@@ -2,6 +2,7 @@
 //! reports. Definitions (from the bureaus' performance-evaluation reports): docs/indicators.md.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -132,7 +133,7 @@ impl Indicators {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RegionIndicators {
     pub region_code: String,
     pub region_name: String,
@@ -140,7 +141,7 @@ pub struct RegionIndicators {
     pub indicators: Indicators,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatsReport {
     /// The region asked for, or null for the caller's whole jurisdiction.
     pub region: Option<String>,
@@ -210,12 +211,6 @@ pub async fn report(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    // Scans counted in this process and not yet written are written first (before this
-    // request takes its own connection: a request holding two connections at once starves the
-    // pool under load). Skipped if a flush is already running: its counts are seconds old.
-    if let Err(e) = state.scans.flush_unless_running(&state.pool).await {
-        tracing::warn!(error = %e, "scan counts not flushed before statistics");
-    }
     let mut conn = state.pool.get().await?;
     let regions = db::regions::list(&mut conn).await?;
     let in_scope: Vec<&db::regions::Region> = regions
@@ -228,10 +223,51 @@ pub async fn report(
         })
         .collect();
     let codes: Vec<String> = in_scope.iter().map(|r| r.code.clone()).collect();
-    let merchants = db::stats::merchants(&mut conn, &codes).await?;
-    let complaints = db::stats::complaints(&mut conn, &codes, from, to, today).await?;
-    let scans = db::stats::scans(&mut conn, &codes, from, to).await?;
-    let inspections = db::stats::inspections(&mut conn, &codes, from, to).await?;
+    let in_scope: Vec<db::regions::Region> = in_scope.into_iter().cloned().collect();
+    drop(conn);
+    let key = format!(
+        "{}|{from}|{to}|{today}|{}",
+        asked.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+        codes.join(",")
+    );
+    let compute = async {
+        // Scans counted in this process and not yet written are written first (before this
+        // request takes its own connection: a request holding two connections at once starves
+        // the pool under load). Skipped if a flush is already running: its counts are seconds
+        // old.
+        if let Err(e) = state.scans.flush_unless_running(&state.pool).await {
+            tracing::warn!(error = %e, "scan counts not flushed before statistics");
+        }
+        let mut conn = state.pool.get().await?;
+        compute(&mut conn, &codes, &in_scope, asked, from, to, today)
+            .await
+            .map(Arc::new)
+    };
+    // The same report asked again within STATS_CACHE_SECS (and at the same time by many) is
+    // computed once: over 10^5 merchants each is seconds of PostgreSQL's CPU under load.
+    if state.settings.stats_cache.is_zero() {
+        return Ok((*compute.await?).clone());
+    }
+    match state.stats_cache.try_get_with(key, compute).await {
+        Ok(r) => Ok((*r).clone()),
+        Err(e) => Err(e.shared_copy()),
+    }
+}
+
+async fn compute(
+    conn: &mut diesel_async::AsyncPgConnection,
+    codes: &[String],
+    in_scope: &[db::regions::Region],
+    asked: Option<RegionCode>,
+    from: NaiveDate,
+    to: NaiveDate,
+    today: NaiveDate,
+) -> AppResult<StatsReport> {
+    let codes = codes.to_vec();
+    let merchants = db::stats::merchants(conn, &codes).await?;
+    let complaints = db::stats::complaints(conn, &codes, from, to, today).await?;
+    let scans = db::stats::scans(conn, &codes, from, to).await?;
+    let inspections = db::stats::inspections(conn, &codes, from, to).await?;
 
     let mut by_region: BTreeMap<String, Indicators> = BTreeMap::new();
     for m in merchants {
@@ -275,7 +311,7 @@ pub async fn report(
     };
     let mut rows = Vec::new();
     let mut total = Indicators::default();
-    for r in &in_scope {
+    for r in in_scope {
         let data = by_region.remove(&r.code);
         if data.is_none() && is_parent(&r.code) {
             continue;

@@ -269,6 +269,8 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         trusted_proxies: opts.trusted_proxies,
         workers: 1,
         page_cache: true,
+        // Tests read their own writes in the statistics at once.
+        stats_cache: Duration::ZERO,
         page_cache_max_bytes: yidianyima::cache::pages::DEFAULT_MAX_BYTES,
         // Tests run the grade refresh themselves: a background task frozen mid-transaction
         // when a test's runtime ends would hold its locks.
