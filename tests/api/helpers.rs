@@ -222,6 +222,8 @@ pub struct AppOptions {
     pub complaints: yidianyima::config::ComplaintSettings,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub statement_timeout: Duration,
+    /// `STATS_CACHE_SECS` (0: tests read their own writes in the statistics at once).
+    pub stats_cache: Duration,
 }
 
 impl Default for AppOptions {
@@ -234,6 +236,7 @@ impl Default for AppOptions {
             complaints: Default::default(),
             trusted_proxies: vec![],
             statement_timeout: Duration::from_secs(15),
+            stats_cache: Duration::ZERO,
         }
     }
 }
@@ -269,8 +272,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         trusted_proxies: opts.trusted_proxies,
         workers: 1,
         page_cache: true,
-        // Tests read their own writes in the statistics at once.
-        stats_cache: Duration::ZERO,
+        stats_cache: opts.stats_cache,
         page_cache_max_bytes: yidianyima::cache::pages::DEFAULT_MAX_BYTES,
         // Tests run the grade refresh themselves: a background task frozen mid-transaction
         // when a test's runtime ends would hold its locks.

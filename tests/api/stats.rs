@@ -307,3 +307,40 @@ async fn indicators_on_a_hand_computed_fixture() {
     assert_eq!(total[col("on_time_rate")], Data::Float(0.75));
     assert_eq!(total[col("inspections")], Data::Float(3.0));
 }
+
+/// With `STATS_CACHE_SECS` set, the same report asked again within it is the one computed first
+/// (seconds of PostgreSQL each over 10^5 merchants); another period is computed afresh.
+#[tokio::test]
+async fn a_report_is_reused_within_the_stats_cache_time() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        stats_cache: std::time::Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await;
+    let reg = app.regulator(&["513230"]).await;
+    app.merchant_in("513230").await;
+    let total = |q: &'static str| {
+        let (app, token) = (&app, reg.token.clone());
+        async move {
+            let r: Value = app
+                .get_as(&token, &format!("/api/v1/stats?{q}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            r["total"]["merchants"]["total"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(total("region=513230").await, 1);
+    app.merchant_in("513230").await;
+    assert_eq!(
+        total("region=513230").await,
+        1,
+        "reused within the cache time"
+    );
+    assert_eq!(
+        total("region=513230&from=2026-06-01").await,
+        2,
+        "another period is computed afresh"
+    );
+}
