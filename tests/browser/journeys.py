@@ -291,14 +291,7 @@ def merchant_on_a_phone(browser, watch, reg_page):
     """Log in with "remember" at 390 px, change the hours, reply to an inspection, object to a
     penalty; the regulator removes it; each seen on the public page."""
     code, shop = ENV["E2E_CODE"], ENV["E2E_SHOP_ID"]
-    phone = new_context(browser, watch, viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = phone.new_page()
-    page.goto("/console/login")
-    page.get_by_label("用户名", exact=True).fill(ENV["E2E_SHOP_USER"])
-    page.get_by_label("密码", exact=True).fill(ENV["E2E_SHOP_PASS"])
-    page.get_by_label("在此设备上保持登录").check()
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(f"{BASE}/console/")
+    phone, page = phone_context(browser, watch)
     session = [c for c in phone.cookies() if c["name"] == "yidianyima_session"]
     assert session and session[0]["expires"] > time.time() + 29 * 86400, session
     # nothing wider than the phone
