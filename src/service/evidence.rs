@@ -151,25 +151,36 @@ pub async fn prepare(files: Vec<EvidenceUpload>, already: usize) -> AppResult<Ve
     Ok(out)
 }
 
-/// The files of these objections and repair applications, by parent id.
-pub async fn views(
+/// An objection or a repair application as shown, with room for its files.
+pub trait HasEvidence {
+    /// Whether it is an objection (else a repair application).
+    const OBJECTION: bool;
+    fn id(&self) -> i64;
+    fn set_evidence(&mut self, files: Vec<EvidenceView>);
+}
+
+/// Fills in each view's files (one query).
+pub async fn fill<V: HasEvidence>(
     conn: &mut AsyncPgConnection,
-    objection_ids: &[i64],
-    repair_ids: &[i64],
-) -> AppResult<(
-    HashMap<i64, Vec<EvidenceView>>,
-    HashMap<i64, Vec<EvidenceView>>,
-)> {
-    let mut by_objection: HashMap<i64, Vec<EvidenceView>> = HashMap::new();
-    let mut by_repair: HashMap<i64, Vec<EvidenceView>> = HashMap::new();
-    for m in db::evidence::of_parents(conn, objection_ids, repair_ids).await? {
-        match (m.objection_id, m.repair_id) {
-            (Some(id), _) => by_objection.entry(id).or_default().push(m.into()),
-            (_, Some(id)) => by_repair.entry(id).or_default().push(m.into()),
-            _ => {}
+    mut views: Vec<V>,
+) -> AppResult<Vec<V>> {
+    let ids: Vec<i64> = views.iter().map(HasEvidence::id).collect();
+    let (objections, repairs): (&[i64], &[i64]) = if V::OBJECTION {
+        (&ids, &[])
+    } else {
+        (&[], &ids)
+    };
+    let mut by_parent: HashMap<i64, Vec<EvidenceView>> = HashMap::new();
+    for m in db::evidence::of_parents(conn, objections, repairs).await? {
+        if let Some(id) = m.objection_id.or(m.repair_id) {
+            by_parent.entry(id).or_default().push(m.into());
         }
     }
-    Ok((by_objection, by_repair))
+    for v in &mut views {
+        let files = by_parent.remove(&v.id()).unwrap_or_default();
+        v.set_evidence(files);
+    }
+    Ok(views)
 }
 
 /// Adds files to an open objection or repair application of the merchant's own (the merchant

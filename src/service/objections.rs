@@ -59,17 +59,14 @@ impl From<ObjectionRow> for ObjectionView {
     }
 }
 
-/// Fills in each objection's evidence (one query).
-async fn with_evidence(
-    conn: &mut AsyncPgConnection,
-    mut views: Vec<ObjectionView>,
-) -> AppResult<Vec<ObjectionView>> {
-    let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
-    let (mut by_objection, _) = super::evidence::views(conn, &ids, &[]).await?;
-    for v in &mut views {
-        v.evidence = by_objection.remove(&v.id).unwrap_or_default();
+impl super::evidence::HasEvidence for ObjectionView {
+    const OBJECTION: bool = true;
+    fn id(&self) -> i64 {
+        self.id
     }
-    Ok(views)
+    fn set_evidence(&mut self, files: Vec<EvidenceView>) {
+        self.evidence = files;
+    }
 }
 
 /// The records an objection can be about (a complaint is answered, not objected to).
@@ -135,7 +132,9 @@ pub async fn file(
         .pages
         .invalidate_merchants(&mut conn, &[merchant_id])
         .await;
-    Ok(with_evidence(&mut conn, vec![row.into()]).await?.remove(0))
+    Ok(super::evidence::fill(&mut conn, vec![row.into()])
+        .await?
+        .remove(0))
 }
 
 /// The merchant's objections (the merchant and its regulators).
@@ -152,7 +151,7 @@ pub async fn of_merchant(
         .into_iter()
         .map(ObjectionView::from)
         .collect();
-    with_evidence(&mut conn, views).await
+    super::evidence::fill(&mut conn, views).await
 }
 
 /// The record an objection is about, as it stands.
@@ -222,7 +221,7 @@ pub async fn queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Queued
     let names: Vec<String> = rows.iter().map(|(_, n)| n.clone()).collect();
     let rows: Vec<ObjectionRow> = rows.into_iter().map(|(o, _)| o).collect();
     let records = objected_records(&mut conn, &rows).await?;
-    let views = with_evidence(
+    let views = super::evidence::fill(
         &mut conn,
         rows.into_iter().map(ObjectionView::from).collect(),
     )
@@ -454,7 +453,9 @@ pub async fn decide(
         .pages
         .invalidate_merchants(&mut conn, &[o.merchant_id])
         .await;
-    Ok(with_evidence(&mut conn, vec![row.into()]).await?.remove(0))
+    Ok(super::evidence::fill(&mut conn, vec![row.into()])
+        .await?
+        .remove(0))
 }
 
 fn decided() -> AppError {

@@ -5,7 +5,6 @@
 //! refuses with a reason the merchant sees.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,17 +52,14 @@ impl From<RepairRow> for RepairView {
     }
 }
 
-/// Fills in each application's evidence (one query).
-async fn with_evidence(
-    conn: &mut AsyncPgConnection,
-    mut views: Vec<RepairView>,
-) -> AppResult<Vec<RepairView>> {
-    let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
-    let (_, mut by_repair) = super::evidence::views(conn, &[], &ids).await?;
-    for v in &mut views {
-        v.evidence = by_repair.remove(&v.id).unwrap_or_default();
+impl super::evidence::HasEvidence for RepairView {
+    const OBJECTION: bool = false;
+    fn id(&self) -> i64 {
+        self.id
     }
-    Ok(views)
+    fn set_evidence(&mut self, files: Vec<EvidenceView>) {
+        self.evidence = files;
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -163,7 +159,9 @@ pub async fn apply(
         code: "repair_open",
         detail: "this record already has an open repair application".into(),
     })?;
-    Ok(with_evidence(&mut conn, vec![row.into()]).await?.remove(0))
+    Ok(super::evidence::fill(&mut conn, vec![row.into()])
+        .await?
+        .remove(0))
 }
 
 pub async fn of_merchant(
@@ -179,7 +177,7 @@ pub async fn of_merchant(
         .into_iter()
         .map(RepairView::from)
         .collect();
-    with_evidence(&mut conn, views).await
+    super::evidence::fill(&mut conn, views).await
 }
 
 pub async fn queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<QueuedRepair>> {
@@ -188,7 +186,8 @@ pub async fn queue(state: &AppState, user: &CurrentUser) -> AppResult<Vec<Queued
     let regions = super::dashboard::visible_regions(&mut conn, user).await?;
     let rows = db::repairs::queue(&mut conn, regions, 500).await?;
     let names: Vec<String> = rows.iter().map(|(_, n)| n.clone()).collect();
-    let views = with_evidence(&mut conn, rows.into_iter().map(|(r, _)| r.into()).collect()).await?;
+    let views =
+        super::evidence::fill(&mut conn, rows.into_iter().map(|(r, _)| r.into()).collect()).await?;
     Ok(views
         .into_iter()
         .zip(names)
@@ -236,7 +235,9 @@ pub async fn decide(
         .pages
         .invalidate_merchants(&mut conn, &[r.merchant_id])
         .await;
-    Ok(with_evidence(&mut conn, vec![row.into()]).await?.remove(0))
+    Ok(super::evidence::fill(&mut conn, vec![row.into()])
+        .await?
+        .remove(0))
 }
 
 /// How long regulators have to decide objections and repair applications.
