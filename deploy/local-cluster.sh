@@ -17,17 +17,22 @@
 #                                             SIGKILL; `shutdown`: SHUTDOWN NOSAVE)
 #   deploy/local-cluster.sh start-redis [DIR] PORT  restart it with its nodes.conf (it rejoins);
 #                                             waits for cluster_state:ok on every node
-# Without DIR the commands other than `up` use the last cluster (/tmp/ydym-cluster.last).
+# Without DIR the commands other than `up` use the last cluster (/tmp/ydym-cluster.last, or
+# CLUSTER_LAST_FILE: tests running clusters side by side can keep their own).
 #
 # Environment: YIDIANYIMA_BIN (default target/release/yidianyima, built if missing),
 # PG_BIN_DIR (default the newest /usr/lib/postgresql/*/bin), WORKERS (1 per instance),
 # RUST_LOG (info), REDIS_NODE_TIMEOUT_MS (3000), APP_START_TIMEOUT (120 s), KEEP=1 (down, or a
-# failed up: keep DIR and its logs). Any other setting of the service in the environment
+# failed up: keep DIR and its logs), NO_NGINX=1 (no nginx: PUBLIC_BASE_URL is app A's URL and
+# NGINX_URL is empty). Any other setting of the service in the environment
 # (DATABASE_POOL_SIZE, PAGE_CACHE, ...) reaches both instances.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LAST=/tmp/ydym-cluster.last
+LAST=${CLUSTER_LAST_FILE:-/tmp/ydym-cluster.last}
+# Held by `up` from choosing ports until everything listens: concurrent `up`s take turns
+# instead of choosing the same free ports. Never inherited by the processes started (9>&-).
+LOCK=/tmp/ydym-cluster.lock
 DEMO_PASSWORD_DEFAULT=demo-2026-yidianyima
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
@@ -97,6 +102,10 @@ pick_port() { # VAR FROM [bus]: the first port >= FROM free now and not picked b
   printf -v "$1" %s "$p"
 }
 
+listens() { # PORT PID: PID (not some other process) listens on 127.0.0.1:PORT
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -F "pid=$2," >/dev/null
+}
+
 until_ok() { # SECONDS WHAT COMMAND...: retry every 0.1 s
   local deadline=$((SECONDS + $1)) what=$2; shift 2
   until "$@" >/dev/null 2>&1; do
@@ -118,7 +127,7 @@ psql_at() { # PORT SQL: one value, unaligned
   "$PG_BIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -d postgres -Atqc "$2"
 }
 pg_start() { # DATA LOG
-  as_pg "$PG_BIN/pg_ctl" -D "$1" -l "$2" -w -t 60 start >/dev/null
+  as_pg "$PG_BIN/pg_ctl" -D "$1" -l "$2" -w -t 60 start >/dev/null 9>&-
 }
 pg_stop() { # DATA: fast shutdown of a cluster under DIR only, if it runs
   local data=$1
@@ -148,8 +157,13 @@ redis_start_node() { # PORT: the same command line every time (nodes.conf keeps 
   redis-server --port "$p" --bind 127.0.0.1 --dir "$d" \
     --cluster-enabled yes --cluster-config-file "$d/nodes.conf" \
     --cluster-node-timeout "${REDIS_NODE_TIMEOUT_MS:-3000}" \
-    --appendonly no --save '' --daemonize no </dev/null >>"$d/redis.log" 2>&1 &
-  put "PID_REDIS_$p" "$!"
+    --appendonly no --save '' --daemonize no </dev/null >>"$d/redis.log" 2>&1 9>&- &
+  local pid=$!
+  put "PID_REDIS_$p" "$pid"
+  until_ok 10 "redis on $p" listens "$p" "$pid" || {
+    alive "$pid" || put "PID_REDIS_$p" ""
+    say "redis-server $pid does not listen on $p (taken by another process?)"; tail -5 "$d/redis.log" >&2; return 1
+  }
   until_ok 10 "redis on $p" redis_pong "$p" || { tail -5 "$d/redis.log" >&2; return 1; }
 }
 redis_pong() { [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; }
@@ -169,11 +183,11 @@ start_app() { # NAME(A|B) ARGS...
   local envs=()
   mapfile -t envs < <(grep -v '^#' "$DIR/app.env")
   env "${envs[@]}" BIND="127.0.0.1:$port" METRICS_BIND="127.0.0.1:$mport" \
-    "$BIN" "$@" </dev/null >>"$DIR/app-$lower.log" 2>&1 &
+    "$BIN" "$@" </dev/null >>"$DIR/app-$lower.log" 2>&1 9>&- &
   pid=$!
   put "PID_APP_$name" "$pid"
   deadline=$((SECONDS + ${APP_START_TIMEOUT:-120}))
-  until app_ready "http://127.0.0.1:$port"; do
+  until listens "$port" "$pid" && app_ready "http://127.0.0.1:$port"; do
     if ! alive "$pid"; then say "app $name exited; its log:"; tail -20 "$DIR/app-$lower.log" >&2; return 1; fi
     if [ "$SECONDS" -ge "$deadline" ]; then say "app $name not ready after ${APP_START_TIMEOUT:-120} s"; tail -20 "$DIR/app-$lower.log" >&2; return 1; fi
     sleep 0.2
@@ -183,6 +197,20 @@ start_app() { # NAME(A|B) ARGS...
 # --- the commands -------------------------------------------------------------------------------
 cmd_up() {
   local t0=$SECONDS
+  local with_nginx=1 tool
+  [ "${NO_NGINX:-0}" = 1 ] && with_nginx=
+  for tool in redis-server redis-cli curl ss flock ${with_nginx:+nginx}; do
+    command -v "$tool" >/dev/null || die "$tool is missing (apt-get install postgresql redis-server nginx curl iproute2 util-linux)"
+  done
+  PG_BIN=$(pg_bin)
+  BIN=${YIDIANYIMA_BIN:-$ROOT/target/release/yidianyima}
+  if [ ! -x "$BIN" ]; then
+    [ -z "${YIDIANYIMA_BIN:-}" ] || die "YIDIANYIMA_BIN=$BIN is not an executable"
+    say "building $BIN"
+    (cd "$ROOT" && nice -n 10 cargo build --release --bin yidianyima)
+  fi
+  exec 9>>"$LOCK"
+  if ! flock -w 300 9; then die "another up held $LOCK for 300 s"; fi
   DIR=${1:-}
   if [ -z "$DIR" ]; then
     DIR=$(mktemp -d /tmp/ydym-cluster.XXXXXX)
@@ -193,7 +221,7 @@ cmd_up() {
   fi
   DIR=$(cd "$DIR" && pwd)
   chmod 755 "$DIR" # postgres (as_pg) and nginx's workers must reach their subdirectories
-  local prev
+  prev=
   prev=$(cat "$LAST" 2>/dev/null || true)
   if [ -n "$prev" ] && [ -f "$prev/cluster.env" ]; then
     say "note: $prev is still recorded as a cluster; stop it with: $0 down $prev"
@@ -207,20 +235,11 @@ cmd_up() {
     [ -n "$up_done" ] && return 0
     say "up failed (exit $rc): stopping what it started${KEEP:+ (KEEP=1: $DIR kept)}"
     cmd_down "$DIR" || true
+    # The cluster recorded before this attempt is the last one again.
+    if [ -n "$prev" ] && [ -f "$prev/cluster.env" ] && [ ! -e "$LAST" ]; then echo "$prev" >"$LAST"; fi
   }
   trap on_exit EXIT
   trap 'exit 130' INT TERM
-
-  for tool in redis-server redis-cli nginx curl ss; do
-    command -v "$tool" >/dev/null || die "$tool is missing (apt-get install postgresql redis-server nginx curl iproute2)"
-  done
-  PG_BIN=$(pg_bin)
-  BIN=${YIDIANYIMA_BIN:-$ROOT/target/release/yidianyima}
-  if [ ! -x "$BIN" ]; then
-    [ -z "${YIDIANYIMA_BIN:-}" ] || die "YIDIANYIMA_BIN=$BIN is not an executable"
-    say "building $BIN"
-    (cd "$ROOT" && nice -n 10 cargo build --release --bin yidianyima)
-  fi
 
   local pgp pgr r1 r2 r3 np ap bp amp bmp
   pick_port pgp 25500; pick_port pgr $((pgp + 1))
@@ -240,7 +259,15 @@ cmd_up() {
   put REDIS_PORTS "$r1 $r2 $r3"
   put REDIS_NODES "127.0.0.1:$r1,127.0.0.1:$r2,127.0.0.1:$r3"
   for p in $r1 $r2 $r3; do put "REDIS_DATA_$p" "$DIR/redis-$p"; done
-  put NGINX_PORT "$np"; put NGINX_URL "http://127.0.0.1:$np"; put NGINX_DIR "$DIR/nginx"
+  # The public base: nginx, or app A without it.
+  local public=http://127.0.0.1:$np
+  if [ -n "$with_nginx" ]; then
+    put NGINX_PORT "$np"; put NGINX_URL "$public"; put NGINX_DIR "$DIR/nginx"
+  else
+    public=http://127.0.0.1:$ap
+    put NGINX_PORT ""; put NGINX_URL ""; put NGINX_DIR ""
+  fi
+  put PUBLIC_BASE_URL "$public"
   put APP_A_PORT "$ap"; put APP_B_PORT "$bp"
   put APP_A_METRICS_PORT "$amp"; put APP_B_METRICS_PORT "$bmp"
   put APP_A_URL "http://127.0.0.1:$ap"; put APP_B_URL "http://127.0.0.1:$bp"
@@ -318,7 +345,7 @@ REDIS_CLUSTER_NODES=127.0.0.1:$r1,127.0.0.1:$r2,127.0.0.1:$r3
 REDIS_URL=redis://127.0.0.1:$r1
 JWT_SECRET=$secret
 TRUSTED_PROXIES=127.0.0.1
-PUBLIC_BASE_URL=http://127.0.0.1:$np
+PUBLIC_BASE_URL=$public
 WORKERS=${WORKERS:-1}
 LOG_FORMAT=text
 RUST_LOG=${RUST_LOG:-info}
@@ -332,18 +359,22 @@ EOF
 
   # nginx from the template.
   local nd=$DIR/nginx
-  mkdir -p "$nd"
-  sed -e "s|\${YDYM_LISTEN}|127.0.0.1:$np|g" \
-    -e "s|\${YDYM_APP_A}|127.0.0.1:$ap|g" -e "s|\${YDYM_APP_B}|127.0.0.1:$bp|g" \
-    -e "s|\${YDYM_STATE_DIR}|$nd|g" -e "s|\${YDYM_LOG_DIR}|$nd|g" \
-    "$ROOT/deploy/nginx.conf" >"$nd/nginx.conf"
-  # shellcheck disable=SC2016 # a literal ${
-  if grep -v '^[[:space:]]*#' "$nd/nginx.conf" | grep '\${' >/dev/null; then die "placeholders left in $nd/nginx.conf"; fi
-  nginx -t -q -p "$nd" -e "$nd/error.log" -c "$nd/nginx.conf" 2>"$nd/nginx-t.log" ||
-    { cat "$nd/nginx-t.log" >&2; return 1; }
-  nginx -p "$nd" -e "$nd/error.log" -c "$nd/nginx.conf" -g 'daemon off;' </dev/null >>"$nd/nginx.out" 2>&1 &
-  put PID_NGINX "$!"
-  until_ok 10 "nginx on $np" app_ready "http://127.0.0.1:$np" || { tail -5 "$nd/error.log" >&2; return 1; }
+  if [ -n "$with_nginx" ]; then
+    mkdir -p "$nd"
+    sed -e "s|\${YDYM_LISTEN}|127.0.0.1:$np|g" \
+      -e "s|\${YDYM_APP_A}|127.0.0.1:$ap|g" -e "s|\${YDYM_APP_B}|127.0.0.1:$bp|g" \
+      -e "s|\${YDYM_STATE_DIR}|$nd|g" -e "s|\${YDYM_LOG_DIR}|$nd|g" \
+      "$ROOT/deploy/nginx.conf" >"$nd/nginx.conf"
+    # shellcheck disable=SC2016 # a literal ${
+    if grep -v '^[[:space:]]*#' "$nd/nginx.conf" | grep '\${' >/dev/null; then die "placeholders left in $nd/nginx.conf"; fi
+    nginx -t -q -p "$nd" -e "$nd/error.log" -c "$nd/nginx.conf" 2>"$nd/nginx-t.log" ||
+      { cat "$nd/nginx-t.log" >&2; return 1; }
+    nginx -p "$nd" -e "$nd/error.log" -c "$nd/nginx.conf" -g 'daemon off;' </dev/null >>"$nd/nginx.out" 2>&1 9>&- &
+    local npid=$!
+    put PID_NGINX "$npid"
+    until_ok 10 "nginx on $np" listens "$np" "$npid" || { tail -5 "$nd/error.log" >&2; return 1; }
+    until_ok 10 "nginx on $np" app_ready "http://127.0.0.1:$np" || { tail -5 "$nd/error.log" >&2; return 1; }
+  fi
 
   # What a test needs to sign in and to open a scan page.
   local pw code
@@ -354,18 +385,19 @@ EOF
   put MERCHANT_USERNAME shop-001
   put DEMO_PASSWORD "${pw:-$DEMO_PASSWORD_DEFAULT}"
   # The first scan page `serve --demo` printed (a grade-A restaurant), else any live code.
-  code=$(grep -o "127.0.0.1:$np/s/[A-Za-z0-9_-]\+" "$DIR/app-a.log" | sed -n '1s|.*/s/||p' || true)
+  code=$(grep -o "$public/s/[A-Za-z0-9_-]\+" "$DIR/app-a.log" | sed -n '1s|.*/s/||p' || true)
   [ -n "$code" ] || code=$("$PG_BIN/psql" -X -h 127.0.0.1 -p "$pgp" -U postgres -d yidianyima -Atqc \
     "SELECT code FROM shop_codes WHERE revoked_at IS NULL ORDER BY code LIMIT 1" 2>/dev/null || true)
   put DEMO_CODE "$code"
-  put DEMO_SCAN_URL "http://127.0.0.1:$np/s/$code"
+  put DEMO_SCAN_URL "$public/s/$code"
   local login
   login=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'content-type: application/json' \
-    -d "{\"username\":\"admin\",\"password\":\"$(get ADMIN_PASSWORD)\"}" "http://127.0.0.1:$np/api/v1/auth/login" || true)
-  [ "$login" = 200 ] || say "warning: the admin login through nginx answered $login"
+    -d "{\"username\":\"admin\",\"password\":\"$(get ADMIN_PASSWORD)\"}" "$public/api/v1/auth/login" || true)
+  [ "$login" = 200 ] || say "warning: the admin login at $public answered $login"
 
   up_done=1
   trap - EXIT INT TERM
+  flock -u 9; exec 9>&-
   summary
   echo "up in $((SECONDS - t0)) s; environment: $DIR/cluster.env; stop: deploy/local-cluster.sh down $DIR"
   echo "$DIR"
@@ -375,7 +407,11 @@ summary() {
   local p st
   state() { if alive "$1"; then echo up; else echo DOWN; fi; }
   printf '%-14s %-50s %-8s %-5s %s\n' component address pid state "data / log"
-  printf '%-14s %-50s %-8s %-5s %s\n' nginx "$(get NGINX_URL)" "$(get PID_NGINX)" "$(state "$(get PID_NGINX)")" "$(get NGINX_DIR)"
+  if [ -n "$(get NGINX_URL)" ]; then
+    printf '%-14s %-50s %-8s %-5s %s\n' nginx "$(get NGINX_URL)" "$(get PID_NGINX)" "$(state "$(get PID_NGINX)")" "$(get NGINX_DIR)"
+  else
+    printf '%-14s %-50s\n' nginx "(not started: NO_NGINX=1)"
+  fi
   for n in A B; do
     printf '%-14s %-50s %-8s %-5s %s\n' "app $n" "$(get "APP_${n}_URL") (metrics :$(get "APP_${n}_METRICS_PORT"))" \
       "$(get "PID_APP_$n")" "$(state "$(get "PID_APP_$n")")" "$(get "APP_${n}_LOG")"
