@@ -45,8 +45,18 @@ pub struct Settings {
     /// Longest one statement of the service runs (`DATABASE_STATEMENT_TIMEOUT_MS`, 15 s; 0
     /// for none).
     pub database_statement_timeout: Duration,
+    /// Read replicas for public reads (`DATABASE_REPLICA_URLS`, comma-separated; none by
+    /// default): scan-page renders, their JSON and statistics read there when a replica has
+    /// replayed what the page must show (see `db::replicas`).
+    pub database_replica_urls: Vec<Secret>,
+    /// A replica further behind the primary than this is skipped
+    /// (`DATABASE_REPLICA_MAX_LAG_MS`, 2 s).
+    pub database_replica_max_lag: Duration,
     /// Redis URL; `None` runs with in-process cache, counters and rate limits.
     pub redis_url: Option<Secret>,
+    /// A Redis Cluster's nodes (`REDIS_CLUSTER_NODES=host:port,…`; any subset: the rest are
+    /// discovered). When set, the service talks to the cluster and `REDIS_URL` is not used.
+    pub redis_cluster_nodes: Vec<String>,
     /// Prefix of every Redis key, so that several deployments (or test runs) share one Redis.
     pub redis_prefix: String,
     pub bind: String,
@@ -239,6 +249,23 @@ impl Settings {
             flag_min_merchants: number("FLAG_MIN_MERCHANTS", d.flag_min_merchants, 1000)?,
             flag_window_days: number("FLAG_WINDOW_DAYS", d.flag_window_days, 3650)?,
         };
+        let list = |k: &str| -> Vec<String> {
+            nonempty(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let redis_prefix = nonempty("REDIS_PREFIX").unwrap_or_else(|| "ydym:".to_owned());
+        if redis_prefix.contains(['{', '}']) {
+            // Keys used together carry a `{…}` hash tag so that a Redis Cluster keeps them on
+            // one node; a brace in the prefix would become every key's tag.
+            bail!("REDIS_PREFIX must not contain braces");
+        }
         let metrics_bind = match nonempty("METRICS_BIND").as_deref().map(str::trim) {
             None => Some(DEFAULT_METRICS_BIND.to_owned()),
             Some("off" | "false" | "0") => None,
@@ -254,8 +281,14 @@ impl Settings {
             database_public_pool_size,
             database_pool_timeout,
             database_statement_timeout,
+            database_replica_urls: list("DATABASE_REPLICA_URLS")
+                .into_iter()
+                .map(Secret::new)
+                .collect(),
+            database_replica_max_lag: millis("DATABASE_REPLICA_MAX_LAG_MS", 2_000, 100, 600_000)?,
             redis_url: nonempty("REDIS_URL").map(Secret::new),
-            redis_prefix: nonempty("REDIS_PREFIX").unwrap_or_else(|| "ydym:".to_owned()),
+            redis_cluster_nodes: list("REDIS_CLUSTER_NODES"),
+            redis_prefix,
             bind,
             public_base_url,
             jwt_secret: Secret::new(jwt_secret),

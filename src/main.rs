@@ -401,10 +401,23 @@ async fn import(file: PathBuf, dry_run: bool, partial: bool) -> anyhow::Result<(
         other => anyhow::anyhow!(other),
     })?;
     // Running servers cache the pages of updated merchants: tell them through Redis.
-    if let Some(url) = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) {
-        let prefix = std::env::var("REDIS_PREFIX").unwrap_or_else(|_| "ydym:".to_owned());
-        let redis =
-            yidianyima::cache::RedisStore::new(&yidianyima::config::Secret::new(url), &prefix)?;
+    let env = |k: &str| std::env::var(k).ok().filter(|u| !u.trim().is_empty());
+    let prefix = env("REDIS_PREFIX").unwrap_or_else(|| "ydym:".to_owned());
+    let redis = match (env("REDIS_CLUSTER_NODES"), env("REDIS_URL")) {
+        (Some(nodes), _) => Some(yidianyima::cache::RedisStore::cluster(
+            &nodes
+                .split(',')
+                .map(|n| n.trim().to_owned())
+                .collect::<Vec<_>>(),
+            &prefix,
+        )?),
+        (None, Some(url)) => Some(yidianyima::cache::RedisStore::new(
+            &yidianyima::config::Secret::new(url),
+            &prefix,
+        )?),
+        (None, None) => None,
+    };
+    if let Some(redis) = redis {
         let pages = yidianyima::cache::pages::PageCache::new(
             true,
             Some(std::sync::Arc::new(redis)),

@@ -78,6 +78,9 @@ impl Application {
         };
         let state = web::Data::new(AppState::new(settings)?);
         state.pages.spawn_listener();
+        state
+            .reads
+            .spawn_monitor(state.settings.database_url.expose().to_owned());
         state.scans.spawn_flusher(state.pool.clone());
         crate::db::metrics::spawn_sampler(state.pool.clone());
         crate::jobs::spawn_grade_refresher(state.clone());
@@ -118,6 +121,15 @@ impl Application {
         let _ = prometheus
             .registry
             .register(Box::new(crate::db::metrics::TIMEOUTS.clone()));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::db::replicas::READS.clone()));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::db::replicas::LAG.clone()));
+        let _ = prometheus
+            .registry
+            .register(Box::new(crate::db::replicas::UP.clone()));
         let metrics = match metrics_listener {
             Some(l) => {
                 let metrics_port = l.local_addr()?.port();

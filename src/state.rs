@@ -12,6 +12,8 @@ pub struct AppState {
     pub pool: DbPool,
     /// The public scan pages' own connections (see `db::public_pool`).
     pub public_pool: DbPool,
+    /// Public reads: on a replica when one is good enough, else `public_pool`.
+    pub reads: Arc<crate::db::replicas::PublicReads>,
     /// `None` when `REDIS_URL` is unset.
     pub redis: Option<Arc<RedisStore>>,
     pub limiter: RateLimiter,
@@ -32,21 +34,26 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let pool = crate::db::pool(&settings)?;
-        let redis = settings
-            .redis_url
-            .as_ref()
-            .map(|url| RedisStore::new(url, &settings.redis_prefix))
-            .transpose()?
-            .map(Arc::new);
+        let redis = RedisStore::from_settings(&settings)?.map(Arc::new);
+        let public_pool = crate::db::public_pool(&settings)?;
+        let reads = Arc::new(crate::db::replicas::PublicReads::new(
+            &settings,
+            public_pool.clone(),
+        )?);
+        let mut pages = PageCache::new(
+            settings.page_cache,
+            redis.clone(),
+            settings.page_cache_max_bytes,
+        );
+        if reads.has_replicas() {
+            pages = pages.with_read_floors(settings.database_replica_max_lag);
+        }
         Ok(Self {
-            public_pool: crate::db::public_pool(&settings)?,
+            public_pool,
+            reads,
             pool,
             limiter: RateLimiter::new(redis.clone()),
-            pages: Arc::new(PageCache::new(
-                settings.page_cache,
-                redis.clone(),
-                settings.page_cache_max_bytes,
-            )),
+            pages: Arc::new(pages),
             scans: Arc::new(crate::cache::scans::ScanCounter::default()),
             redis,
             form_tokens: crate::auth::form_token::FormTokens::new(

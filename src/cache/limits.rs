@@ -160,12 +160,15 @@ impl RateLimiter {
                 .iter()
                 .map(|(l, k)| (redis.key(&Self::key(l, k)), l.window.as_secs().max(1)))
                 .collect();
+            // One transaction per key, all sent at once over the multiplexed connection (on
+            // a Redis Cluster the keys are unrelated and live on different nodes).
             let got = redis
-                .run(|mut c| async move {
-                    let mut p = redis::pipe();
-                    p.atomic();
-                    for (k, secs) in &keys {
-                        p.cmd("SET")
+                .run(|c| async move {
+                    let runs = keys.iter().map(|(k, secs)| {
+                        let mut c = c.clone();
+                        let mut p = redis::pipe();
+                        p.atomic()
+                            .cmd("SET")
                             .arg(k)
                             .arg(0)
                             .arg("EX")
@@ -174,8 +177,9 @@ impl RateLimiter {
                             .ignore()
                             .incr(k, 1)
                             .ttl(k);
-                    }
-                    p.query_async::<Vec<(u32, i64)>>(&mut c).await
+                        async move { p.query_async::<(u32, i64)>(&mut c).await }
+                    });
+                    futures_util::future::try_join_all(runs).await
                 })
                 .await;
             if let Some(counts) = got {

@@ -274,13 +274,149 @@ pub struct PageCache {
     pending: std::sync::Mutex<HashSet<String>>,
     /// Everything must be invalidated in Redis once it answers.
     pending_all: AtomicBool,
+    /// Read-your-writes on read replicas (`None` without replicas): the commit position each
+    /// render must see.
+    floors: Option<Floors>,
+}
+
+/// Where a render may read: `None` the primary only; `Some(lsn)` a replica that has replayed
+/// the WAL up to `lsn` (0: any replica within the lag bound).
+pub type ReadFloor = Option<u64>;
+
+/// The WAL positions (LSNs) writes reached, as far as this instance heard of them.
+///
+/// A write records `pg_current_wal_insert_lsn()` after it commits and sends it with the
+/// page invalidation: in Redis (`lsn:{code}`, read with the page) and in the published
+/// message. A render of the page then reads a replica only if that replica has replayed the
+/// position (`db::replicas`), so the next request anywhere shows the write. While the
+/// invalidation channel is down, and for the lag bound after it returns, writes may go
+/// unheard: renders read the primary.
+struct Floors {
+    by_code: moka::future::Cache<String, u64>,
+    /// A position every page must see (a consumer warning shows on every page).
+    all: AtomicU64,
+    /// Renders read the primary until this instant (ms since the epoch).
+    primary_until_ms: AtomicI64,
+    /// The invalidation channel is down, or not yet up (a write elsewhere would go unheard).
+    deaf: AtomicBool,
+    max_lag: Duration,
+}
+
+impl Floors {
+    fn new(max_lag: Duration) -> Self {
+        Self {
+            by_code: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                // After the lag bound, every replica used has replayed the position anyway.
+                .time_to_live(max_lag * 4 + Duration::from_secs(60))
+                .build(),
+            all: AtomicU64::new(0),
+            primary_until_ms: AtomicI64::new(0),
+            deaf: AtomicBool::new(true),
+            max_lag,
+        }
+    }
+
+    async fn heard(&self, code: &str, lsn: u64) {
+        if lsn == 0 {
+            return;
+        }
+        self.by_code
+            .entry(code.to_owned())
+            .and_upsert_with(|old| async move { old.map_or(lsn, |e| e.into_value().max(lsn)) })
+            .await;
+    }
+
+    async fn floor(&self, code: Option<&str>, from_redis: Option<u64>) -> ReadFloor {
+        let now = Utc::now().timestamp_millis();
+        if AtomicBool::load(&self.deaf, Ordering::SeqCst)
+            || now < AtomicI64::load(&self.primary_until_ms, Ordering::SeqCst)
+        {
+            return None;
+        }
+        let mut lsn = AtomicU64::load(&self.all, Ordering::SeqCst);
+        if let Some(code) = code {
+            lsn = lsn.max(self.by_code.get(code).await.unwrap_or(0));
+        }
+        Some(lsn.max(from_redis.unwrap_or(0)))
+    }
+
+    /// The channel is down: nothing heard can be trusted to be complete.
+    fn lost(&self) {
+        self.deaf.store(true, Ordering::SeqCst);
+    }
+
+    /// The channel is up. After an outage, writes committed while it was down are on every
+    /// usable replica once the lag bound has passed (and one monitor period more): until then
+    /// renders read the primary.
+    fn back(&self, after_outage: bool) {
+        let until = if after_outage {
+            (Utc::now() + self.max_lag + Duration::from_millis(500)).timestamp_millis()
+        } else {
+            0
+        };
+        self.primary_until_ms.store(until, Ordering::SeqCst);
+        self.deaf.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The code of a page key (`page:{CODE}:zh` → `CODE`).
+fn code_of(key: &str) -> Option<&str> {
+    let start = key.find('{')? + 1;
+    let len = key[start..].find('}')?;
+    Some(&key[start..start + len])
+}
+
+/// The Redis key of the last write position of `code`'s pages (same hash tag as its pages).
+fn lsn_key(code: &str) -> String {
+    format!("lsn:{{{code}}}")
+}
+
+/// An invalidation message: the codes (or `*`), and the write position if known.
+fn message(codes: &str, lsn: u64) -> String {
+    if lsn == 0 {
+        codes.to_owned()
+    } else {
+        format!("{codes}@{lsn}")
+    }
+}
+
+fn parse_message(payload: &str) -> (&str, u64) {
+    match payload.rsplit_once('@') {
+        Some((codes, lsn)) => (codes, lsn.parse().unwrap_or(0)),
+        None => (payload, 0),
+    }
+}
+
+/// The WAL position a write that has just committed on `conn` reached (0 if unknown).
+pub async fn write_position(conn: &mut AsyncPgConnection) -> u64 {
+    use diesel::sql_types::Text;
+    match diesel::select(diesel::dsl::sql::<Text>(
+        "pg_current_wal_insert_lsn()::text",
+    ))
+    .get_result::<String>(conn)
+    .await
+    {
+        Ok(text) => crate::db::replicas::parse_lsn(&text).unwrap_or(0),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the WAL position of a write");
+            0
+        }
+    }
+}
+
+/// The cache key of one variant (a language, or `json`) of a code's page. The code is the
+/// key's hash tag, so a Redis Cluster keeps a page, its generation and its write position on
+/// one node (one script can read and write them together).
+pub fn page_key(code: &str, variant: &str) -> String {
+    format!("page:{{{code}}}:{variant}")
 }
 
 /// The cache keys of one code: every language of the page, and the JSON.
 pub fn keys_of(code: &str) -> Vec<String> {
     crate::i18n::languages()
-        .map(|l| format!("page:{code}:{l}"))
-        .chain(std::iter::once(format!("page:{code}:json")))
+        .chain(std::iter::once("json"))
+        .map(|v| page_key(code, v))
         .collect()
 }
 
@@ -311,12 +447,38 @@ enum NotKept {
     Failed(AppError),
 }
 
-/// What Redis holds for a key: the page, its generation, the last outage's end.
+/// What Redis holds for a key: the page, its generation, the last outage's end, and the
+/// position of the code's last write.
 struct RedisLookup {
     page: Option<CachedPage>,
     generation: String,
     epoch_ms: i64,
+    lsn: u64,
 }
+
+/// Invalidates one code's pages (KEYS: its generations, then its pages, then its write
+/// position; all tagged with the code): counts the invalidation of each page, deletes the
+/// pages, and raises the write position. ARGV[1] the number of pages, ARGV[2] how long the
+/// counters are kept, ARGV[3] the write position ("0": unknown).
+const INVALIDATE: &str = r#"
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[2])
+end
+for i = n + 1, 2 * n do
+  redis.call('DEL', KEYS[i])
+end
+local lsn = tonumber(ARGV[3])
+if lsn > 0 then
+  local l = KEYS[2 * n + 1]
+  local cur = tonumber(redis.call('GET', l) or '0')
+  if lsn > cur then
+    redis.call('SET', l, ARGV[3], 'EX', ARGV[2])
+  end
+end
+return 1
+"#;
 
 /// Slots of the in-process generation counters.
 const GENERATION_SLOTS: usize = 4096;
@@ -343,6 +505,26 @@ impl PageCache {
             distrust_before_ms: AtomicI64::new(0),
             pending: std::sync::Mutex::new(HashSet::new()),
             pending_all: AtomicBool::new(false),
+            floors: None,
+        }
+    }
+
+    /// Tracks write positions for renders on read replicas that lag at most `max_lag`.
+    pub fn with_read_floors(mut self, max_lag: Duration) -> Self {
+        let floors = Floors::new(max_lag);
+        if self.redis.is_none() {
+            // One instance on its own hears every write it makes.
+            floors.back(false);
+        }
+        self.floors = Some(floors);
+        self
+    }
+
+    /// Where a render of `key` may read now (without Redis: what this instance heard).
+    pub async fn read_floor(&self, key: &str) -> ReadFloor {
+        match &self.floors {
+            None => Some(0),
+            Some(f) => f.floor(code_of(key), None).await,
         }
     }
 
@@ -389,6 +571,7 @@ impl PageCache {
             redis.key(key),
             redis.key(&generation_key(key)),
             redis.key(EPOCH_KEY),
+            redis.key(&lsn_key(code_of(key).unwrap_or(key))),
         ];
         let raw: Vec<Option<Vec<u8>>> = redis
             .run(|mut c| async move {
@@ -410,10 +593,12 @@ impl PageCache {
         };
         let generation = text();
         let epoch_ms = text().parse().unwrap_or(0);
+        let lsn = text().parse().unwrap_or(0);
         Some(RedisLookup {
             page,
             generation,
             epoch_ms,
+            lsn,
         })
     }
 
@@ -484,7 +669,7 @@ impl PageCache {
 
     /// Sends the invalidations that could not reach Redis; keeps what still cannot.
     async fn flush_pending(&self) {
-        if self.pending_all.swap(false, Ordering::SeqCst) && !self.redis_invalidate_all().await {
+        if self.pending_all.swap(false, Ordering::SeqCst) && !self.redis_invalidate_all(0).await {
             self.pending_all.store(true, Ordering::SeqCst);
         }
         let codes: Vec<String> = self
@@ -493,7 +678,7 @@ impl PageCache {
             .unwrap_or_else(|e| e.into_inner())
             .drain()
             .collect();
-        if !codes.is_empty() && !self.redis_invalidate_codes(&codes).await {
+        if !codes.is_empty() && !self.redis_invalidate_codes(&codes, 0).await {
             self.pending
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -510,11 +695,12 @@ impl PageCache {
         render: F,
     ) -> Result<Arc<CachedPage>, AppError>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(ReadFloor) -> Fut,
         Fut: std::future::Future<Output = Result<Rendered, AppError>>,
     {
         if !self.enabled {
-            return render().await.map(|r| Arc::new(r.uncompressed()));
+            let floor = self.read_floor(key).await;
+            return render(floor).await.map(|r| Arc::new(r.uncompressed()));
         }
         let now = Utc::now();
         if let Some(p) = self.local.get(key).await {
@@ -536,6 +722,10 @@ impl PageCache {
             .try_get_with::<_, NotKept>(key.to_owned(), async {
                 let found = self.redis_lookup(key).await;
                 let mut redis_generation = None;
+                let mut redis_lsn = None;
+                if let Some(found) = &found {
+                    redis_lsn = Some(found.lsn);
+                }
                 if let Some(found) = found {
                     let trusted_from = found
                         .epoch_ms
@@ -551,7 +741,13 @@ impl PageCache {
                     redis_generation = Some(found.generation);
                 }
                 metrics::miss();
-                let rendered = render().await.map_err(NotKept::Failed)?;
+                let floor = match &self.floors {
+                    None => Some(0),
+                    // Redis did not answer: a write elsewhere may be unheard.
+                    Some(_) if self.redis.is_some() && redis_lsn.is_none() => None,
+                    Some(f) => f.floor(code_of(key), redis_lsn).await,
+                };
+                let rendered = render(floor).await.map_err(NotKept::Failed)?;
                 if !rendered.cacheable {
                     return Err(NotKept::Page(Arc::new(rendered.uncompressed())));
                 }
@@ -604,8 +800,19 @@ impl PageCache {
     /// Drops the pages of these codes here and in Redis, and tells the other instances. If
     /// Redis cannot be reached, it is done again once Redis answers.
     pub async fn invalidate_codes(&self, codes: &[String]) {
+        self.invalidate_codes_at(codes, 0).await;
+    }
+
+    /// `invalidate_codes` after a write that reached WAL position `lsn` (renders on replicas
+    /// must have replayed it).
+    pub async fn invalidate_codes_at(&self, codes: &[String], lsn: u64) {
         if codes.is_empty() {
             return;
+        }
+        if let Some(f) = &self.floors {
+            for c in codes {
+                f.heard(c, lsn).await;
+            }
         }
         let keys: Vec<String> = codes.iter().flat_map(|c| keys_of(c)).collect();
         // The generation first: a render that began before this is not kept.
@@ -613,7 +820,7 @@ impl PageCache {
         for k in &keys {
             self.local.invalidate(k).await;
         }
-        if self.redis.is_some() && !self.redis_invalidate_codes(codes).await {
+        if self.redis.is_some() && !self.redis_invalidate_codes(codes, lsn).await {
             tracing::warn!(
                 codes = codes.len(),
                 "redis unavailable: page invalidation sent when it returns"
@@ -625,31 +832,58 @@ impl PageCache {
         }
     }
 
-    /// Deletes the codes' pages in Redis, counts their invalidation, and publishes it: `false`
-    /// when Redis did not answer.
-    async fn redis_invalidate_codes(&self, codes: &[String]) -> bool {
+    /// Deletes the codes' pages in Redis, counts their invalidation, records the write
+    /// position, and publishes it: `false` when Redis did not answer. One script per code
+    /// (its keys share its hash tag); on one Redis they go in one round trip, on a cluster
+    /// each to its node.
+    async fn redis_invalidate_codes(&self, codes: &[String], lsn: u64) -> bool {
         let Some(redis) = &self.redis else {
             return true;
         };
-        let keys: Vec<String> = codes.iter().flat_map(|c| keys_of(c)).collect();
-        let full: Vec<String> = keys.iter().map(|k| redis.key(k)).collect();
-        let gens: Vec<String> = keys.iter().map(|k| redis.key(&generation_key(k))).collect();
-        let channel = redis.key(CHANNEL);
-        let payload = codes.join(",");
         let keep = 2 * TTL.as_secs();
+        let scripts: Vec<redis::Cmd> = codes
+            .iter()
+            .map(|code| {
+                let pages = keys_of(code);
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(INVALIDATE).arg(2 * pages.len() + 1);
+                for k in &pages {
+                    cmd.arg(redis.key(&generation_key(k)));
+                }
+                for k in &pages {
+                    cmd.arg(redis.key(k));
+                }
+                cmd.arg(redis.key(&lsn_key(code)))
+                    .arg(pages.len())
+                    .arg(keep)
+                    .arg(lsn);
+                cmd
+            })
+            .collect();
+        let mut publish = redis::cmd("PUBLISH");
+        publish
+            .arg(redis.key(CHANNEL))
+            .arg(message(&codes.join(","), lsn));
+        if redis.is_cluster() {
+            let done = redis
+                .run(|c| async move {
+                    let runs = scripts.iter().map(|cmd| {
+                        let mut c = c.clone();
+                        async move { cmd.query_async::<()>(&mut c).await }
+                    });
+                    futures_util::future::try_join_all(runs).await?;
+                    publish.query_async::<()>(&mut c.clone()).await
+                })
+                .await;
+            return done.is_some();
+        }
         redis
             .run(|mut c| async move {
                 let mut p = redis::pipe();
-                p.atomic();
-                for g in &gens {
-                    p.incr(g, 1).ignore().expire(g, keep as i64).ignore();
+                for cmd in scripts {
+                    p.add_command(cmd).ignore();
                 }
-                p.cmd("DEL")
-                    .arg(full)
-                    .ignore()
-                    .cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(payload)
+                p.add_command(publish)
                     .ignore()
                     .query_async::<()>(&mut c)
                     .await
@@ -661,8 +895,25 @@ impl PageCache {
     /// Drops every page here and in Redis, and tells the other instances (a consumer warning
     /// shows on many pages).
     pub async fn invalidate_all(&self) {
+        self.invalidate_all_at(0).await;
+    }
+
+    /// `invalidate_all` after a write that has just committed on `conn`.
+    pub async fn invalidate_all_after(&self, conn: &mut AsyncPgConnection) {
+        let lsn = if self.floors.is_some() {
+            write_position(conn).await
+        } else {
+            0
+        };
+        self.invalidate_all_at(lsn).await;
+    }
+
+    async fn invalidate_all_at(&self, lsn: u64) {
+        if let Some(f) = &self.floors {
+            f.all.fetch_max(lsn, Ordering::SeqCst);
+        }
         self.drop_local_all(false);
-        if self.redis.is_some() && !self.redis_invalidate_all().await {
+        if self.redis.is_some() && !self.redis_invalidate_all(lsn).await {
             self.pending_all.store(true, Ordering::SeqCst);
         }
     }
@@ -670,7 +921,7 @@ impl PageCache {
     /// Every page in Redis stops being trusted (the epoch: pages rendered before now are misses
     /// for every instance, and expire by their TTL), and the other instances are told; one
     /// small round trip whatever the number of pages. `false` when Redis did not answer.
-    async fn redis_invalidate_all(&self) -> bool {
+    async fn redis_invalidate_all(&self, lsn: u64) -> bool {
         let Some(redis) = &self.redis else {
             return true;
         };
@@ -678,18 +929,19 @@ impl PageCache {
         let epoch = redis.key(EPOCH_KEY);
         let now = Utc::now().timestamp_millis();
         self.distrust_before_ms.fetch_max(now, Ordering::SeqCst);
+        let payload = message(ALL, lsn);
+        // The epoch first, then the message (on a cluster they live on different nodes, so
+        // they are two commands rather than one transaction).
         redis
             .run(|mut c| async move {
-                redis::pipe()
-                    .atomic()
-                    .cmd("SET")
+                redis::cmd("SET")
                     .arg(&epoch)
                     .arg(now)
-                    .ignore()
-                    .cmd("PUBLISH")
+                    .query_async::<()>(&mut c)
+                    .await?;
+                redis::cmd("PUBLISH")
                     .arg(channel)
-                    .arg(ALL)
-                    .ignore()
+                    .arg(payload)
                     .query_async::<()>(&mut c)
                     .await
             })
@@ -703,6 +955,11 @@ impl PageCache {
         if ids.is_empty() {
             return;
         }
+        let lsn = if self.floors.is_some() {
+            write_position(conn).await
+        } else {
+            0
+        };
         let codes: Vec<String> = match shop_codes::table
             .filter(shop_codes::merchant_id.eq_any(ids))
             .select(shop_codes::code)
@@ -715,7 +972,7 @@ impl PageCache {
                 return;
             }
         };
-        self.invalidate_codes(&codes).await;
+        self.invalidate_codes_at(&codes, lsn).await;
     }
 
     /// Listens for other instances' invalidations until the process ends (reconnecting after
@@ -734,35 +991,64 @@ impl PageCache {
             // every scan a render), and once more when it is back.
             let mut down_since: Option<std::time::Instant> = None;
             let mut dropped_at = std::time::Instant::now();
+            // On a cluster, the node to subscribe on (the next one after a failure).
+            let mut node = 0usize;
             loop {
-                if let Ok(mut pubsub) = redis.client().get_async_pubsub().await {
-                    if pubsub.subscribe(&channel).await.is_ok() {
-                        if down_since.take().is_some() {
-                            let Some(cache) = me.upgrade() else { return };
+                let subscribed = match redis.pubsub_client(&channel, node).await {
+                    Some(client) => match client.get_async_pubsub().await {
+                        Ok(mut pubsub) => {
+                            pubsub.subscribe(&channel).await.is_ok().then_some(pubsub)
+                        }
+                        Err(_) => None,
+                    },
+                    None => None,
+                };
+                if let Some(mut pubsub) = subscribed {
+                    {
+                        let Some(cache) = me.upgrade() else { return };
+                        let after_outage = down_since.take().is_some();
+                        if after_outage {
                             cache.drop_local_all(true);
                             cache.after_outage(&redis).await;
                         }
-                        let mut stream = pubsub.on_message();
-                        while let Some(msg) = stream.next().await {
-                            let Some(cache) = me.upgrade() else { return };
-                            let payload: String = msg.get_payload().unwrap_or_default();
-                            if payload == ALL {
-                                cache.drop_local_all(false);
-                                continue;
+                        if let Some(f) = &cache.floors {
+                            // Writes made before this instance first listened left their
+                            // positions in Redis; after an outage some may not have.
+                            f.back(after_outage);
+                        }
+                    }
+                    let mut stream = pubsub.on_message();
+                    while let Some(msg) = stream.next().await {
+                        let Some(cache) = me.upgrade() else { return };
+                        let payload: String = msg.get_payload().unwrap_or_default();
+                        let (codes, lsn) = parse_message(&payload);
+                        if codes == ALL {
+                            if let Some(f) = &cache.floors {
+                                f.all.fetch_max(lsn, Ordering::SeqCst);
                             }
-                            let keys: Vec<String> = payload
-                                .split(',')
-                                .filter(|c| !c.is_empty())
-                                .flat_map(keys_of)
-                                .collect();
-                            cache.bump(&keys);
-                            for k in keys {
-                                cache.local.invalidate(&k).await;
+                            cache.drop_local_all(false);
+                            continue;
+                        }
+                        let codes: Vec<&str> = codes.split(',').filter(|c| !c.is_empty()).collect();
+                        // The position first: a render that misses because of this message
+                        // must read a replica that has the write.
+                        if let Some(f) = &cache.floors {
+                            for c in &codes {
+                                f.heard(c, lsn).await;
                             }
+                        }
+                        let keys: Vec<String> = codes.into_iter().flat_map(keys_of).collect();
+                        cache.bump(&keys);
+                        for k in keys {
+                            cache.local.invalidate(&k).await;
                         }
                     }
                 }
+                node = node.wrapping_add(1);
                 let Some(cache) = me.upgrade() else { return };
+                if let Some(f) = &cache.floors {
+                    f.lost();
+                }
                 let now = std::time::Instant::now();
                 if down_since.is_none() || now.duration_since(dropped_at) >= OUTAGE_LOCAL_TTL {
                     tracing::debug!("page invalidation listener: redis down");

@@ -10,6 +10,7 @@ pub mod migrations;
 pub mod objections;
 pub mod regions;
 pub mod repairs;
+pub mod replicas;
 pub mod replies;
 pub mod schema;
 pub mod sessions;
@@ -87,7 +88,7 @@ pub fn with_statement_timeout(url: &str, timeout: Duration) -> String {
     out
 }
 
-fn build(database_url: &str, size: usize, wait: Duration) -> anyhow::Result<DbPool> {
+pub(crate) fn build(database_url: &str, size: usize, wait: Duration) -> anyhow::Result<DbPool> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
     Pool::builder(manager)
         .max_size(size)

@@ -38,6 +38,19 @@ pub struct Readiness {
     pub status: &'static str,
     pub postgres: Dependency,
     pub redis: Dependency,
+    /// PostgreSQL read replicas (`DATABASE_REPLICA_URLS`); empty without them. A replica that
+    /// is down or lagging only sends reads to the primary: it never makes the service unready.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplicaStatus {
+    /// `host:port/database`.
+    pub name: String,
+    /// `up` while reads may use it, `down` while they skip it.
+    pub status: &'static str,
+    /// WAL bytes the primary has written that the replica has not replayed.
+    pub lag_bytes: u64,
 }
 
 async fn check_postgres(state: &AppState) -> Dependency {
@@ -113,6 +126,16 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         status: if ready { "ready" } else { "unavailable" },
         postgres,
         redis,
+        replicas: state
+            .reads
+            .status()
+            .into_iter()
+            .map(|(name, up, lag_bytes)| ReplicaStatus {
+                name,
+                status: if up { "up" } else { "down" },
+                lag_bytes,
+            })
+            .collect(),
     };
     let mut resp = if ready {
         HttpResponse::Ok()

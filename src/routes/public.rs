@@ -11,15 +11,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::cache::pages::{brotli_fast, gzip_fast, CachedPage, Rendered};
+use crate::cache::pages::{brotli_fast, gzip_fast, CachedPage, ReadFloor, Rendered};
 use crate::domain::shop_code::ShopCode;
 use crate::domain::time::{china_date, china_offset};
 use crate::error::{AppError, AppResult, Problem};
 use crate::pages::shop::{Lookup, MissingPage, PublicShop, ShopPage, Words};
 use crate::state::AppState;
 
-/// Browsers and proxies may reuse a page briefly, and serve it stale while they refetch.
-pub const CACHE_CONTROL: &str = "public, max-age=15, stale-while-revalidate=60";
+/// Browsers may reuse a page briefly, and serve it stale while they refetch. A shared cache
+/// in front of the instances (the nginx micro-cache of `deploy/nginx.conf`) keeps it one
+/// second (`s-maxage`): an edit shows through it after at most that, and a burst of scans of
+/// one page still costs the instances one request a second.
+pub const CACHE_CONTROL: &str = "public, max-age=15, s-maxage=1, stale-while-revalidate=60";
 /// How long a client should wait when the database is down and the page is not cached.
 const RETRY_AFTER_SECS: u64 = 30;
 
@@ -74,8 +77,8 @@ fn fresh_until(shop: &PublicShop) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-async fn lookup(state: &AppState, code: &ShopCode) -> AppResult<Lookup> {
-    crate::service::shops::lookup(state, code.as_str(), china_date(Utc::now())).await
+async fn lookup(state: &AppState, code: &ShopCode, floor: ReadFloor) -> AppResult<Lookup> {
+    crate::service::shops::lookup(state, code.as_str(), china_date(Utc::now()), floor).await
 }
 
 fn rendered<T: Template>(page: &T) -> AppResult<Vec<u8>> {
@@ -240,13 +243,13 @@ async fn serve_shop_page(state: web::Data<AppState>, req: &HttpRequest) -> AppRe
             &missing(404, "page.not_found", lang)?.uncompressed(),
         ));
     };
-    let key = format!("page:{code}:{lang}");
+    let key = crate::cache::pages::page_key(code.as_str(), lang);
     let code_text = code.to_string();
     let state2: Arc<AppState> = state.clone().into_inner();
     let result = state
         .pages
-        .get_or_render(&key, || async move {
-            match lookup(&state2, &code).await? {
+        .get_or_render(&key, |floor| async move {
+            match lookup(&state2, &code, floor).await? {
                 Lookup::Found(shop) => Ok(Rendered {
                     status: 200,
                     content_type: HTML,
@@ -287,12 +290,12 @@ pub async fn shop_json(
     let Some(code) = ShopCode::parse(&path) else {
         return Err(AppError::NotFound);
     };
-    let key = format!("page:{code}:json");
+    let key = crate::cache::pages::page_key(code.as_str(), "json");
     let state2: Arc<AppState> = state.clone().into_inner();
     let result = state
         .pages
-        .get_or_render(&key, || async move {
-            match lookup(&state2, &code).await? {
+        .get_or_render(&key, |floor| async move {
+            match lookup(&state2, &code, floor).await? {
                 Lookup::Found(shop) => {
                     json_page(200, "application/json", &*shop, true, fresh_until(&shop))
                 }

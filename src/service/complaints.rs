@@ -1161,7 +1161,7 @@ pub async fn create_warning(
     )
     .await?;
     // A warning shows on many pages: drop them all.
-    state.pages.invalidate_all().await;
+    state.pages.invalidate_all_after(&mut conn).await;
     Ok(row)
 }
 

@@ -3,24 +3,53 @@
 
 use chrono::NaiveDate;
 
+use diesel_async::AsyncPgConnection;
+
+use crate::cache::pages::ReadFloor;
 use crate::db;
+use crate::db::replicas::Target;
 use crate::domain::shop_code::ShopCode;
 use crate::error::AppResult;
 use crate::pages::shop::{self, Lookup};
 use crate::state::AppState;
 
-/// What `code` leads to on `today` (no caller: everything on the page is public).
-pub async fn lookup(state: &AppState, code: &str, today: NaiveDate) -> AppResult<Lookup> {
-    let mut conn = state.public_pool.get().await?;
-    let Some((code_row, m)) = db::shop_codes::find_with_merchant(&mut conn, code).await? else {
+/// What `code` leads to on `today` (no caller: everything on the page is public), read where
+/// `floor` allows (a replica that has the shop's last write, else the primary). A read that
+/// fails on a replica is done again on the primary.
+pub async fn lookup(
+    state: &AppState,
+    code: &str,
+    today: NaiveDate,
+    floor: ReadFloor,
+) -> AppResult<Lookup> {
+    let (mut conn, target) = state.reads.conn(floor).await?;
+    match lookup_on(&mut conn, code, today).await {
+        Err(e) if target != Target::Primary => {
+            tracing::warn!(error = %e, "scan-page read failed on a replica: reading the primary");
+            state.reads.failed(target);
+            drop(conn);
+            let (mut conn, _) = state.reads.conn(None).await?;
+            lookup_on(&mut conn, code, today).await
+        }
+        other => other,
+    }
+}
+
+async fn lookup_on(
+    conn: &mut AsyncPgConnection,
+    code: &str,
+    today: NaiveDate,
+) -> AppResult<Lookup> {
+    let conn = &mut *conn;
+    let Some((code_row, m)) = db::shop_codes::find_with_merchant(conn, code).await? else {
         return Ok(Lookup::Unknown);
     };
     if code_row.revoked_at.is_some() {
         return Ok(Lookup::Withdrawn);
     }
-    let mut facts = db::merchants::scan_page_facts(&mut conn, &m, today).await?;
+    let mut facts = db::merchants::scan_page_facts(conn, &m, today).await?;
     facts.inspections =
-        db::merchants::complete_for_grade(&mut conn, m.id, today, facts.inspections).await?;
+        db::merchants::complete_for_grade(conn, m.id, today, facts.inspections).await?;
     Ok(Lookup::Found(Box::new(shop::build(
         code_row.code,
         m,

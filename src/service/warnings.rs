@@ -49,6 +49,6 @@ pub async fn end(
     policy::publish_warning(user, region.as_ref()).check()?;
     let yesterday = today().pred_opt().unwrap_or(today());
     let row = db::complaints::end_warning(&mut conn, id, yesterday, &actor).await?;
-    state.pages.invalidate_all().await;
+    state.pages.invalidate_all_after(&mut conn).await;
     Ok(row)
 }

@@ -45,7 +45,7 @@ async fn render_overtaken_by(
     let c = cache.clone();
     let k = key.to_owned();
     let render = tokio::spawn(async move {
-        c.get_or_render(&k, || async move {
+        c.get_or_render(&k, |_| async move {
             // Reads the data as it was before the write...
             let _ = started_tx.send(());
             let _ = go_rx.await;
@@ -70,12 +70,12 @@ async fn a_render_that_began_before_an_invalidation_is_not_kept() {
         Some(store(&redis_url(), &prefix)),
         1 << 24,
     ));
-    let key = "page:RACE000001:zh";
+    let key = "page:{RACE000001}:zh";
     let got =
         render_overtaken_by(&cache, key, cache.invalidate_codes(&["RACE000001".into()])).await;
     assert_eq!(got, "before the write", "the caller gets what it rendered");
     let next = cache
-        .get_or_render(key, || async { Ok(page("after the write")) })
+        .get_or_render(key, |_| async { Ok(page("after the write")) })
         .await
         .unwrap();
     assert_eq!(
@@ -98,13 +98,13 @@ async fn another_instances_invalidation_keeps_a_render_out_of_redis() {
         Some(store(&redis_url(), &prefix)),
         1 << 24,
     ));
-    let key = "page:RACE000002:zh";
+    let key = "page:{RACE000002}:zh";
     // Instance A renders while instance B's write invalidates.
     let got = render_overtaken_by(&a, key, b.invalidate_codes(&["RACE000002".into()])).await;
     assert_eq!(got, "before the write");
     for (name, cache) in [("B", &b), ("A", &a)] {
         let next = cache
-            .get_or_render(key, || async { Ok(page("after the write")) })
+            .get_or_render(key, |_| async { Ok(page("after the write")) })
             .await
             .unwrap();
         assert_eq!(
@@ -199,9 +199,9 @@ async fn a_write_during_a_redis_outage_wins_when_redis_returns() {
         1 << 24,
     ));
     a.spawn_listener();
-    let key = "page:OUTAGE0001:zh";
+    let key = "page:{OUTAGE0001}:zh";
     let first = a
-        .get_or_render(key, || async { Ok(page("before the outage")) })
+        .get_or_render(key, |_| async { Ok(page("before the outage")) })
         .await
         .unwrap();
     assert_eq!(text(&first), "before the outage");
@@ -221,7 +221,7 @@ async fn a_write_during_a_redis_outage_wins_when_redis_returns() {
     ));
     for (name, cache) in [("a new instance", &b), ("the writer", &a)] {
         let got = cache
-            .get_or_render(key, || async { Ok(page("after the write")) })
+            .get_or_render(key, |_| async { Ok(page("after the write")) })
             .await
             .unwrap();
         assert_eq!(
@@ -244,7 +244,7 @@ async fn the_in_process_layer_keeps_to_its_byte_budget() {
             })
             .collect();
         cache
-            .get_or_render(&format!("page:BUDGET{i:04}:zh"), || async move {
+            .get_or_render(&format!("page:{{BUDGET{i:04}}}:zh"), |_| async move {
                 Ok(page(&body))
             })
             .await
@@ -265,7 +265,7 @@ async fn requests_waiting_on_a_render_that_is_not_kept_all_get_the_page() {
         Some(store(&redis_url(), &prefix)),
         1 << 24,
     ));
-    let key = "page:RACE000003:zh";
+    let key = "page:{RACE000003}:zh";
     let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
@@ -273,7 +273,7 @@ async fn requests_waiting_on_a_render_that_is_not_kept_all_get_the_page() {
     for _ in 0..10 {
         let (c, started, mut go) = (cache.clone(), started_tx.clone(), go_rx.clone());
         waiting.push(tokio::spawn(async move {
-            c.get_or_render(key, || async move {
+            c.get_or_render(key, |_| async move {
                 if let Some(tx) = started.lock().unwrap().take() {
                     let _ = tx.send(());
                 }

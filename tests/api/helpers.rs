@@ -224,6 +224,10 @@ pub struct AppOptions {
     pub statement_timeout: Duration,
     /// `STATS_CACHE_SECS` (0: tests read their own writes in the statistics at once).
     pub stats_cache: Duration,
+    /// `DATABASE_REPLICA_URLS`.
+    pub replica_urls: Vec<String>,
+    /// `REDIS_CLUSTER_NODES`.
+    pub redis_cluster_nodes: Vec<String>,
 }
 
 impl Default for AppOptions {
@@ -237,6 +241,8 @@ impl Default for AppOptions {
             trusted_proxies: vec![],
             statement_timeout: Duration::from_secs(15),
             stats_cache: Duration::ZERO,
+            replica_urls: vec![],
+            redis_cluster_nodes: vec![],
         }
     }
 }
@@ -262,7 +268,10 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         database_public_pool_size: 2,
         database_pool_timeout: Duration::from_secs(5),
         database_statement_timeout: opts.statement_timeout,
+        database_replica_urls: opts.replica_urls.iter().map(Secret::new).collect(),
+        database_replica_max_lag: Duration::from_secs(2),
         redis_url: opts.redis_url.map(Secret::new),
+        redis_cluster_nodes: opts.redis_cluster_nodes.clone(),
         redis_prefix: redis_prefix.clone(),
         bind: "127.0.0.1:0".into(),
         public_base_url: "http://shop.test".into(),

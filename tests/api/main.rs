@@ -8,6 +8,7 @@ mod browser;
 mod cache_races;
 mod calendar;
 mod cli;
+mod cluster;
 mod complaints;
 mod console;
 mod console_complaints;

@@ -360,7 +360,7 @@ async fn a_page_expires_when_its_content_changes_by_time() {
     let cached = app
         .state
         .pages
-        .get_any(&format!("page:{code}:zh"))
+        .get_any(&yidianyima::cache::pages::page_key(&code, "zh"))
         .await
         .expect("cached");
     let tomorrow_midnight_china = today
