@@ -6,7 +6,9 @@
 //! Invalidation: every write that changes what a shop's pages show calls
 //! `invalidate_merchants` after it commits: the keys of all the merchant's codes are deleted
 //! here and in Redis, and the codes are published on a Redis channel that every instance
-//! listens to, so the next request anywhere renders afresh. A page also carries the instant its
+//! listens to, so the next request anywhere renders afresh: each instance acknowledges the
+//! message once it has dropped the pages, and the write waits (at most 250 ms) for every
+//! acknowledgement before it answers. A page also carries the instant its
 //! content changes by the passing of time (a licence expires, a publicity period ends); after
 //! it, the entry is a miss.
 
@@ -373,20 +375,32 @@ fn lsn_key(code: &str) -> String {
 }
 
 /// An invalidation message: the codes (or `*`), and the write position if known.
-fn message(codes: &str, lsn: u64) -> String {
-    if lsn == 0 {
-        codes.to_owned()
-    } else {
-        format!("{codes}@{lsn}")
+/// `id|codes@lsn`: `id` names the message for its acknowledgements (see `await_acks`).
+fn message(id: &str, codes: &str, lsn: u64) -> String {
+    format!("{id}|{codes}@{lsn}")
+}
+
+/// `(id, codes, lsn)` of a message (`id` empty and `lsn` 0 when absent).
+fn parse_message(payload: &str) -> (&str, &str, u64) {
+    let (id, rest) = payload.split_once('|').unwrap_or(("", payload));
+    match rest.rsplit_once('@') {
+        Some((codes, lsn)) => (id, codes, lsn.parse().unwrap_or(0)),
+        None => (id, rest, 0),
     }
 }
 
-fn parse_message(payload: &str) -> (&str, u64) {
-    match payload.rsplit_once('@') {
-        Some((codes, lsn)) => (codes, lsn.parse().unwrap_or(0)),
-        None => (payload, 0),
-    }
+/// A fresh message id.
+fn message_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
+
+/// The Redis key counting the instances that have acted on message `id`.
+fn ack_key(id: &str) -> String {
+    format!("pages:ack:{id}")
+}
+
+/// Longest a write waits for the other instances to act on its invalidation.
+const ACK_WAIT: Duration = Duration::from_millis(250);
 
 /// The WAL position a write that has just committed on `conn` reached (0 if unknown).
 pub async fn write_position(conn: &mut AsyncPgConnection) -> u64 {
@@ -860,36 +874,101 @@ impl PageCache {
                 cmd
             })
             .collect();
+        let id = message_id();
         let mut publish = redis::cmd("PUBLISH");
         publish
             .arg(redis.key(CHANNEL))
-            .arg(message(&codes.join(","), lsn));
-        if redis.is_cluster() {
-            let done = redis
+            .arg(message(&id, &codes.join(","), lsn));
+        let receivers = if redis.is_cluster() {
+            redis
                 .run(|c| async move {
                     let runs = scripts.iter().map(|cmd| {
                         let mut c = c.clone();
                         async move { cmd.query_async::<()>(&mut c).await }
                     });
                     futures_util::future::try_join_all(runs).await?;
-                    publish.query_async::<()>(&mut c.clone()).await
+                    publish.query_async::<i64>(&mut c.clone()).await
+                })
+                .await
+        } else {
+            redis
+                .run(|mut c| async move {
+                    let mut p = redis::pipe();
+                    for cmd in scripts {
+                        p.add_command(cmd).ignore();
+                    }
+                    p.add_command(publish)
+                        .query_async::<(i64,)>(&mut c)
+                        .await
+                        .map(|(n,)| n)
+                })
+                .await
+        };
+        match receivers {
+            Some(n) => {
+                self.await_acks(redis, &id, n).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits (at most `ACK_WAIT`) until the `receivers` instances that got message `id` have
+    /// acted on it: the write's response then leaves after every instance has dropped the
+    /// pages, so the next request anywhere shows the write. Pub/sub alone delivers the message
+    /// first but does not wait for a busy instance to read it.
+    async fn await_acks(&self, redis: &RedisStore, id: &str, receivers: i64) {
+        if receivers <= 0 {
+            return;
+        }
+        let key = redis.key(&ack_key(id));
+        let until = std::time::Instant::now() + ACK_WAIT;
+        let mut pause = Duration::from_micros(500);
+        loop {
+            let k = key.clone();
+            let acks: Option<Option<i64>> = redis
+                .run(|mut c| async move {
+                    redis::cmd("GET")
+                        .arg(k)
+                        .query_async::<Option<i64>>(&mut c)
+                        .await
                 })
                 .await;
-            return done.is_some();
+            match acks {
+                Some(Some(n)) if n >= receivers => return,
+                None => return,
+                _ => {}
+            }
+            if std::time::Instant::now() >= until {
+                tracing::warn!(
+                    receivers,
+                    "an instance did not act on a page invalidation within {ACK_WAIT:?}"
+                );
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
-        redis
+    }
+
+    /// Tells the writer that this instance acted on message `id`.
+    async fn ack(redis: &RedisStore, id: &str) {
+        if id.is_empty() {
+            return;
+        }
+        let key = redis.key(&ack_key(id));
+        let _: Option<()> = redis
             .run(|mut c| async move {
-                let mut p = redis::pipe();
-                for cmd in scripts {
-                    p.add_command(cmd).ignore();
-                }
-                p.add_command(publish)
+                redis::pipe()
+                    .atomic()
+                    .incr(&key, 1)
+                    .ignore()
+                    .expire(&key, 60)
                     .ignore()
                     .query_async::<()>(&mut c)
                     .await
             })
-            .await
-            .is_some()
+            .await;
     }
 
     /// Drops every page here and in Redis, and tells the other instances (a consumer warning
@@ -929,10 +1008,11 @@ impl PageCache {
         let epoch = redis.key(EPOCH_KEY);
         let now = Utc::now().timestamp_millis();
         self.distrust_before_ms.fetch_max(now, Ordering::SeqCst);
-        let payload = message(ALL, lsn);
+        let id = message_id();
+        let payload = message(&id, ALL, lsn);
         // The epoch first, then the message (on a cluster they live on different nodes, so
         // they are two commands rather than one transaction).
-        redis
+        let receivers = redis
             .run(|mut c| async move {
                 redis::cmd("SET")
                     .arg(&epoch)
@@ -942,11 +1022,17 @@ impl PageCache {
                 redis::cmd("PUBLISH")
                     .arg(channel)
                     .arg(payload)
-                    .query_async::<()>(&mut c)
+                    .query_async::<i64>(&mut c)
                     .await
             })
-            .await
-            .is_some()
+            .await;
+        match receivers {
+            Some(n) => {
+                self.await_acks(redis, &id, n).await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Invalidates every code (active or withdrawn) of these merchants. Call after the write
@@ -1021,12 +1107,13 @@ impl PageCache {
                     while let Some(msg) = stream.next().await {
                         let Some(cache) = me.upgrade() else { return };
                         let payload: String = msg.get_payload().unwrap_or_default();
-                        let (codes, lsn) = parse_message(&payload);
+                        let (id, codes, lsn) = parse_message(&payload);
                         if codes == ALL {
                             if let Some(f) = &cache.floors {
                                 f.all.fetch_max(lsn, Ordering::SeqCst);
                             }
                             cache.drop_local_all(false);
+                            Self::ack(&redis, id).await;
                             continue;
                         }
                         let codes: Vec<&str> = codes.split(',').filter(|c| !c.is_empty()).collect();
@@ -1042,6 +1129,7 @@ impl PageCache {
                         for k in keys {
                             cache.local.invalidate(&k).await;
                         }
+                        Self::ack(&redis, id).await;
                     }
                 }
                 node = node.wrapping_add(1);

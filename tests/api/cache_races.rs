@@ -292,3 +292,75 @@ async fn requests_waiting_on_a_render_that_is_not_kept_all_get_the_page() {
         assert_eq!(w.await.unwrap().unwrap(), "before the write");
     }
 }
+
+/// A write's invalidation returns only once the other instances have dropped the page, so the
+/// next request anywhere shows the write: pub/sub delivers the message before the publisher's
+/// reply, but an instance busy at that moment reads it later, and meanwhile served the old page
+/// from its memory. Instance B's runtime is kept busy for 150 ms across A's write.
+#[tokio::test]
+async fn a_write_returns_after_every_other_instance_dropped_the_page() {
+    let prefix = format!("ack{}:", uuid::Uuid::new_v4().simple());
+    let a = Arc::new(PageCache::new(
+        true,
+        Some(store(&redis_url(), &prefix)),
+        1 << 24,
+    ));
+    let b = Arc::new(PageCache::new(
+        true,
+        Some(store(&redis_url(), &prefix)),
+        1 << 24,
+    ));
+    // B runs in a runtime of its own, as another process would.
+    let runtime_b = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let busy_b = runtime_b.handle().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener_b = b.clone();
+    let thread_b = std::thread::spawn(move || {
+        runtime_b.block_on(async move {
+            listener_b.spawn_listener();
+            let _ = stop_rx.await;
+        })
+    });
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{prefix}pages:invalidate");
+    for _ in 0..100 {
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if n == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for round in 0..3 {
+        let code = format!("ACK000000{round}");
+        let key = &yidianyima::cache::pages::page_key(&code, "zh");
+        let before = b
+            .get_or_render(key, |_| async { Ok(page("before the write")) })
+            .await
+            .unwrap();
+        assert_eq!(text(&before), "before the write");
+        // B is busy (a long request, a GC-like pause) when A's write is published.
+        busy_b.spawn(async { std::thread::sleep(Duration::from_millis(150)) });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        a.invalidate_codes(std::slice::from_ref(&code)).await;
+        let next = b
+            .get_or_render(key, |_| async { Ok(page("after the write")) })
+            .await
+            .unwrap();
+        assert_eq!(
+            text(&next),
+            "after the write",
+            "round {round}: B served its old page after A's write returned"
+        );
+    }
+    let _ = stop_tx.send(());
+    thread_b.join().unwrap();
+}

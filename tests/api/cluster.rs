@@ -244,7 +244,11 @@ async fn a_province_on_one_machine_stays_correct_across_instances_replicas_and_f
         panic!(
             "B showed the page before the edit (from memory: {from_memory}, rendered on the \
              replica: {from_replica}; right after: {})",
-            if later { "the edit" } else { "still the old page" }
+            if later {
+                "the edit"
+            } else {
+                "still the old page"
+            }
         );
     }
     let (_, body) = page(&c, a, &code).await;
