@@ -166,6 +166,30 @@ impl PublicReads {
         None
     }
 
+    /// `replica_conn`, waiting up to `max_wait` for a replica to replay `floor` (the monitor
+    /// sees replay progress every 200 ms): for a heavy read that must see everything committed
+    /// before it began, waiting a moment for a replica beats loading the primary.
+    pub async fn replica_conn_within(
+        &self,
+        floor: u64,
+        max_wait: Duration,
+    ) -> Option<(DbConn, Target)> {
+        let until = Instant::now() + max_wait;
+        loop {
+            if let Some(found) = self.replica_conn(Some(floor)).await {
+                return Some(found);
+            }
+            let any_up = self
+                .replicas
+                .iter()
+                .any(|r| AtomicBool::load(&r.up, Ordering::SeqCst));
+            if !any_up || Instant::now() + SAMPLE_EVERY / 2 > until {
+                return None;
+            }
+            tokio::time::sleep(SAMPLE_EVERY / 2).await;
+        }
+    }
+
     /// A read on `target` failed: a replica is not used again until the monitor sees it
     /// answer (the caller retries on the primary).
     pub fn failed(&self, target: Target) {

@@ -265,6 +265,28 @@ async fn a_province_on_one_machine_stays_correct_across_instances_replicas_and_f
         );
     }
 
+    // A statistics report through B reads the replica (waiting for it to replay everything
+    // committed before the report began) and agrees with the primary.
+    let before = metric(&c, b_metrics, "yidianyima_public_reads_total", "replica").await;
+    let r = c
+        .get(format!("{b}/api/v1/stats"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stats: Value = r.json().await.unwrap();
+    let merchants = cluster.psql("PRIMARY_URL", "SELECT count(*) FROM merchants");
+    assert_eq!(
+        stats["total"]["merchants"]["total"].to_string(),
+        merchants,
+        "{stats}"
+    );
+    assert!(
+        metric(&c, b_metrics, "yidianyima_public_reads_total", "replica").await > before,
+        "the report read the replica"
+    );
+
     // A new warning appears on every instance.
     let title = format!("集群测试提示 {}", uuid::Uuid::new_v4().simple());
     let r = c
