@@ -216,6 +216,7 @@ quiet sweep
 cache0=$(metric "$AM" yidianyima_page_cache_bytes)
 rmem0=$(redis_sum used_memory); rkeys0=$(redis_sum dbsize)
 wal_s0=$(lsn)
+sc0=$(prim "SELECT pg_total_relation_size('scan_counts')"); scn0=$(prim "SELECT count(*) FROM scan_counts")
 sed "s|.*|url = \"$A/s/&\"\noutput = /dev/null|" "$OUT/codes.txt" >"$OUT/sweep.cfg"
 statuses=$(curl -s -H 'Accept-Encoding: gzip' -w '%{http_code}\n' -K "$OUT/sweep.cfg" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
 wal_s1=$(lsn)
@@ -248,11 +249,14 @@ for _ in $(seq 1 60); do
   sleep 0.25
 done
 wal_s2=$(lsn)
+sc1=$(prim "SELECT pg_total_relation_size('scan_counts')"); scn1=$(prim "SELECT count(*) FROM scan_counts")
 scan_wal=$(lsn_diff "$wal_s1" "$wal_s2")
 sweep_wal=$(lsn_diff "$wal_s0" "$wal_s1")
 echo "   WAL during the sweep (renders; a GET never writes): $sweep_wal bytes"
 echo "   WAL from the sweep's end to the flush ($flushed rows): $scan_wal bytes = $((scan_wal / (flushed > 0 ? flushed : 1))) bytes per row; pg_waldump: $(waldump "$wal_s1" "$wal_s2")"
+echo "   scan_counts (table and indexes): $sc0 -> $sc1 bytes for $scn0 -> $scn1 rows"
 row "WAL per scan-count row flushed" "$((scan_wal / (flushed > 0 ? flushed : 1))) bytes ($flushed rows in one flush; $sweep_wal bytes during the renders)"
+row "PG bytes per scan_counts row (coarse)" "$(( (sc1 - sc0) / (scn1 - scn0 > 0 ? scn1 - scn0 : 1) )) ($((scn1 - scn0)) rows, 8 KiB pages)"
 
 # --- a. the hot page: app A directly vs nginx ------------------------------------------------------
 say "a. hot scan page /s/${C[DEMO_CODE]} (gzip), ${DURATION} s per run: app A directly vs nginx micro-cache"
@@ -283,6 +287,8 @@ say "c. replica lag: complaint_load through nginx ($LOAD_CONNS clients, $LAG_SEC
 quiet lag
 samples=$OUT/lag-samples.txt
 : >"$samples"
+csize() { prim "SELECT pg_total_relation_size('complaints') || ' ' || pg_total_relation_size('complaint_events') || ' ' || pg_total_relation_size('audit_log')"; }
+read -r cs0 ce0 ca0 <<<"$(csize)"
 wal_c0=$(lsn); rows_c0=$(prim "SELECT count(*) FROM complaints")
 "$EX/complaint_load" "$NG/api/v1/public/complaints" "$OUT/codes.txt" "$LOAD_CONNS" "$LAG_SECS" >"$OUT/complaint-load.txt" &
 loader=$!
@@ -368,6 +374,10 @@ idle=$(lsn_diff "$wal_i0" "$wal_i1")
 echo "   answers: $answers in $ms ms; complaints stored: $filed"
 echo "   WAL: $wal_d bytes = $((wal_d / (filed > 0 ? filed : 1))) bytes per complaint; pg_waldump: $(waldump "$wal_d0" "$wal_d1")"
 echo "   WAL of the same time without requests: $idle bytes"
+read -r cs1 ce1 ca1 <<<"$(csize)"
+nc=$((rows1 - rows_c0))
+echo "   storage of the $nc complaints of c and d(iii): complaints $((cs1 - cs0)), complaint_events $((ce1 - ce0)), audit_log $((ca1 - ca0)) bytes"
+row "PG bytes per complaint stored" "$(( (cs1 - cs0 + ce1 - ce0 + ca1 - ca0) / (nc > 0 ? nc : 1) )) (complaints $(( (cs1 - cs0) / (nc > 0 ? nc : 1) )) + events $(( (ce1 - ce0) / (nc > 0 ? nc : 1) )) + audit $(( (ca1 - ca0) / (nc > 0 ? nc : 1) )); $nc complaints)"
 dump=$(waldump "$wal_d0" "$wal_d1")
 recs=$(awk '{ print $3 }' <<<"$dump")
 row "d(iii) WAL per complaint (sequential)" "$((wal_d / (filed > 0 ? filed : 1))) bytes just after a CHECKPOINT; $(( ${recs:-0} / (filed > 0 ? filed : 1) )) without full-page images ($filed complaints; idle same time: $idle bytes)"
