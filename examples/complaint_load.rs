@@ -39,7 +39,10 @@ async fn main() {
                 let mut i = 0u64;
                 while Instant::now() < deadline {
                     i += 1;
-                    let n = (t as u64) * 10_000_000 + i;
+                    // Interleaved, so that every request of every client has a phone of its
+                    // own (`t * 10^7 + i` wrapped at 10^8: clients t and t + 10 shared phones,
+                    // and a repeat from one phone the same day is the first complaint again).
+                    let n = i * conns as u64 + t as u64;
                     let body = serde_json::json!({
                         "shop_code": codes[(n as usize) % codes.len()],
                         "name": "压测用户",
