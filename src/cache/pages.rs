@@ -279,6 +279,11 @@ pub struct PageCache {
     /// Read-your-writes on read replicas (`None` without replicas): the commit position each
     /// render must see.
     floors: Option<Floors>,
+    /// This cache's id in its invalidation messages: its own messages are not acknowledged by
+    /// its own listener, nor waited for (it dropped its pages before sending them).
+    instance: String,
+    /// This cache's listener is subscribed (so it is one of a message's receivers).
+    listening: AtomicBool,
 }
 
 /// Where a render may read: `None` the primary only; `Some(lsn)` a replica that has replayed
@@ -389,9 +394,14 @@ fn parse_message(payload: &str) -> (&str, &str, u64) {
     }
 }
 
-/// A fresh message id.
-fn message_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
+/// A fresh message id: this cache's own id, a dash, a random part (see `is_own`).
+fn message_id(instance: &str) -> String {
+    format!("{instance}-{:016x}", rand::random::<u64>())
+}
+
+/// Whether message `id` was sent by the cache whose id is `instance`.
+fn is_own(id: &str, instance: &str) -> bool {
+    id.split_once('-').is_some_and(|(i, _)| i == instance)
 }
 
 /// The Redis key counting the instances that have acted on message `id`.
@@ -520,6 +530,8 @@ impl PageCache {
             pending: std::sync::Mutex::new(HashSet::new()),
             pending_all: AtomicBool::new(false),
             floors: None,
+            instance: format!("{:08x}", rand::random::<u32>()),
+            listening: AtomicBool::new(false),
         }
     }
 
@@ -874,7 +886,7 @@ impl PageCache {
                 cmd
             })
             .collect();
-        let id = message_id();
+        let id = message_id(&self.instance);
         let mut publish = redis::cmd("PUBLISH");
         publish
             .arg(redis.key(CHANNEL))
@@ -918,6 +930,8 @@ impl PageCache {
     /// pages, so the next request anywhere shows the write. Pub/sub alone delivers the message
     /// first but does not wait for a busy instance to read it.
     async fn await_acks(&self, redis: &RedisStore, id: &str, receivers: i64) {
+        // Not this instance: it dropped its own pages before sending the message.
+        let receivers = receivers - i64::from(AtomicBool::load(&self.listening, Ordering::SeqCst));
         if receivers <= 0 {
             return;
         }
@@ -951,9 +965,9 @@ impl PageCache {
         }
     }
 
-    /// Tells the writer that this instance acted on message `id`.
-    async fn ack(redis: &RedisStore, id: &str) {
-        if id.is_empty() {
+    /// Tells the writer that this instance acted on message `id` (not for its own messages).
+    async fn ack(&self, redis: &RedisStore, id: &str) {
+        if id.is_empty() || is_own(id, &self.instance) {
             return;
         }
         let key = redis.key(&ack_key(id));
@@ -1008,7 +1022,7 @@ impl PageCache {
         let epoch = redis.key(EPOCH_KEY);
         let now = Utc::now().timestamp_millis();
         self.distrust_before_ms.fetch_max(now, Ordering::SeqCst);
-        let id = message_id();
+        let id = message_id(&self.instance);
         let payload = message(&id, ALL, lsn);
         // The epoch first, then the message (on a cluster they live on different nodes, so
         // they are two commands rather than one transaction).
@@ -1102,6 +1116,7 @@ impl PageCache {
                             // positions in Redis; after an outage some may not have.
                             f.back(after_outage);
                         }
+                        cache.listening.store(true, Ordering::SeqCst);
                     }
                     let mut stream = pubsub.on_message();
                     while let Some(msg) = stream.next().await {
@@ -1113,7 +1128,7 @@ impl PageCache {
                                 f.all.fetch_max(lsn, Ordering::SeqCst);
                             }
                             cache.drop_local_all(false);
-                            Self::ack(&redis, id).await;
+                            cache.ack(&redis, id).await;
                             continue;
                         }
                         let codes: Vec<&str> = codes.split(',').filter(|c| !c.is_empty()).collect();
@@ -1129,11 +1144,12 @@ impl PageCache {
                         for k in keys {
                             cache.local.invalidate(&k).await;
                         }
-                        Self::ack(&redis, id).await;
+                        cache.ack(&redis, id).await;
                     }
                 }
                 node = node.wrapping_add(1);
                 let Some(cache) = me.upgrade() else { return };
+                cache.listening.store(false, Ordering::SeqCst);
                 if let Some(f) = &cache.floors {
                     f.lost();
                 }
@@ -1222,6 +1238,19 @@ pub mod metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_carry_their_sender_and_position() {
+        let id = message_id("0000abcd");
+        assert!(is_own(&id, "0000abcd"));
+        assert!(!is_own(&id, "0000abce"));
+        assert!(!is_own("", "0000abcd"));
+        let m = message(&id, "AAA,BBB", 42);
+        assert_eq!(parse_message(&m), (id.as_str(), "AAA,BBB", 42));
+        assert_eq!(parse_message("AAA"), ("", "AAA", 0));
+        let all = message(&id, ALL, 0);
+        assert_eq!(parse_message(&all).1, ALL);
+    }
 
     #[test]
     fn encodes_round_trip_and_compresses() {
