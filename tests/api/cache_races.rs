@@ -29,6 +29,15 @@ fn store(url: &str, prefix: &str) -> Arc<RedisStore> {
     Arc::new(RedisStore::new(&Secret::new(url), prefix).unwrap())
 }
 
+/// A page cache on the shared Redis under `prefix`, as one app instance has.
+fn instance(prefix: &str) -> Arc<PageCache> {
+    Arc::new(PageCache::new(
+        true,
+        Some(store(&redis_url(), prefix)),
+        1 << 24,
+    ))
+}
+
 fn text(p: &yidianyima::cache::pages::CachedPage) -> String {
     String::from_utf8(p.identity.to_vec()).unwrap()
 }
@@ -88,16 +97,7 @@ async fn a_render_that_began_before_an_invalidation_is_not_kept() {
 #[tokio::test]
 async fn another_instances_invalidation_keeps_a_render_out_of_redis() {
     let prefix = format!("race{}:", uuid::Uuid::new_v4().simple());
-    let a = Arc::new(PageCache::new(
-        true,
-        Some(store(&redis_url(), &prefix)),
-        1 << 24,
-    ));
-    let b = Arc::new(PageCache::new(
-        true,
-        Some(store(&redis_url(), &prefix)),
-        1 << 24,
-    ));
+    let (a, b) = (instance(&prefix), instance(&prefix));
     let key = "page:{RACE000002}:zh";
     // Instance A renders while instance B's write invalidates.
     let got = render_overtaken_by(&a, key, b.invalidate_codes(&["RACE000002".into()])).await;
@@ -300,16 +300,7 @@ async fn requests_waiting_on_a_render_that_is_not_kept_all_get_the_page() {
 #[tokio::test]
 async fn a_write_returns_after_every_other_instance_dropped_the_page() {
     let prefix = format!("ack{}:", uuid::Uuid::new_v4().simple());
-    let a = Arc::new(PageCache::new(
-        true,
-        Some(store(&redis_url(), &prefix)),
-        1 << 24,
-    ));
-    let b = Arc::new(PageCache::new(
-        true,
-        Some(store(&redis_url(), &prefix)),
-        1 << 24,
-    ));
+    let (a, b) = (instance(&prefix), instance(&prefix));
     // B runs in a runtime of its own, as another process would.
     let runtime_b = tokio::runtime::Builder::new_current_thread()
         .enable_all()

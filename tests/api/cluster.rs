@@ -120,6 +120,10 @@ async fn page(c: &reqwest::Client, base: &str, code: &str) -> (u16, String) {
     (status, r.text().await.unwrap())
 }
 
+async fn json_at(c: &reqwest::Client, url: &str) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// `name{label="value"}` from a Prometheus text page at `url` (0 when absent).
 async fn metric(c: &reqwest::Client, url: &str, name: &str, label: &str) -> f64 {
     let text = c.get(url).send().await.unwrap().text().await.unwrap();
@@ -170,14 +174,7 @@ async fn a_province_on_one_machine_stays_correct_across_instances_replicas_and_f
     // Both instances see the replica; and B's renders are served by it.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let r: Value = c
-            .get(format!("{b}/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = json_at(&c, &format!("{b}/readyz")).await;
         if r["replicas"][0]["status"] == "up" {
             break;
         }
@@ -391,14 +388,7 @@ async fn a_province_on_one_machine_stays_correct_across_instances_replicas_and_f
             }
         }
     }
-    let r: Value = c
-        .get(format!("{b}/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = json_at(&c, &format!("{b}/readyz")).await;
     assert_eq!(r["status"], "ready");
     assert_eq!(r["replicas"][0]["status"], "down", "{r}");
 
