@@ -593,12 +593,15 @@ impl PageCache {
 
     async fn redis_lookup(&self, key: &str) -> Option<RedisLookup> {
         let redis = self.redis.as_ref()?;
-        let keys = [
+        let mut keys = vec![
             redis.key(key),
             redis.key(&generation_key(key)),
             redis.key(EPOCH_KEY),
-            redis.key(&lsn_key(code_of(key).unwrap_or(key))),
         ];
+        // The write position only matters to renders on replicas.
+        if self.floors.is_some() {
+            keys.push(redis.key(&lsn_key(code_of(key).unwrap_or(key))));
+        }
         let raw: Vec<Option<Vec<u8>>> = redis
             .run(|mut c| async move {
                 redis::cmd("MGET")
@@ -657,18 +660,22 @@ impl PageCache {
         Some(stored == 1)
     }
 
+    /// Invalidations wait to be sent to Redis (it did not answer when they were made).
+    fn has_pending(&self) -> bool {
+        AtomicBool::load(&self.pending_all, Ordering::SeqCst)
+            || !self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
     /// After Redis was unreachable: the invalidations that could not be sent are sent, and if
     /// there were any, every instance is told not to trust pages rendered before now (a page
     /// may have been stored by an instance that never heard of them). A Redis hiccup that lost
     /// nothing changes nothing.
     async fn after_outage(&self, redis: &RedisStore) {
-        let lost = AtomicBool::load(&self.pending_all, Ordering::SeqCst)
-            || !self
-                .pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty();
-        if !lost {
+        if !self.has_pending() {
             return;
         }
         let now = Utc::now().timestamp_millis();
@@ -1170,13 +1177,7 @@ impl PageCache {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(cache) = me.upgrade() else { return };
-                let waiting = AtomicBool::load(&cache.pending_all, Ordering::SeqCst)
-                    || !cache
-                        .pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_empty();
-                if waiting {
+                if cache.has_pending() {
                     cache.flush_pending().await;
                 }
             }
