@@ -428,6 +428,37 @@ mod tests {
     }
 
     #[test]
+    fn replicas_and_redis_cluster() {
+        let db = ("DATABASE_URL", "postgres://u@h/db");
+        let s = settings(&[db], true).unwrap();
+        assert!(s.database_replica_urls.is_empty() && s.redis_cluster_nodes.is_empty());
+        assert_eq!(s.database_replica_max_lag, Duration::from_secs(2));
+        let s = settings(
+            &[
+                db,
+                (
+                    "DATABASE_REPLICA_URLS",
+                    "postgres://r1/db, ,postgres://r2/db",
+                ),
+                ("REDIS_CLUSTER_NODES", "10.0.0.1:7000,10.0.0.2:7000"),
+                ("DATABASE_REPLICA_MAX_LAG_MS", "500"),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.database_replica_urls.len(), 2);
+        assert_eq!(s.redis_cluster_nodes, ["10.0.0.1:7000", "10.0.0.2:7000"]);
+        assert_eq!(s.database_replica_max_lag, Duration::from_millis(500));
+        for bad in ["0", "50", "999999999", "soon"] {
+            let e = settings(&[db, ("DATABASE_REPLICA_MAX_LAG_MS", bad)], true).unwrap_err();
+            assert!(e.to_string().contains("DATABASE_REPLICA_MAX_LAG_MS"), "{e}");
+        }
+        // A brace would make the prefix every key's hash tag (one cluster node for all).
+        let e = settings(&[db, ("REDIS_PREFIX", "{ydym}:")], true).unwrap_err();
+        assert!(e.to_string().contains("REDIS_PREFIX"), "{e}");
+    }
+
+    #[test]
     fn metrics_listener_and_bureau_name() {
         let db = ("DATABASE_URL", "postgres://u@h/db");
         let s = settings(&[db], true).unwrap();
