@@ -1,15 +1,17 @@
 -- The statements the service issues for one uncached scan page (GET /s/{code} with the page
 -- cache missing or off), as the PostgreSQL log shows them (log_statement=all, one request):
--- the pool's check of the connection it hands out (`SELECT $1` with 1), the code with its merchant
--- (src/db/shop_codes.rs find_with_merchant), then the nine reads of src/db/merchants.rs
--- scan_page_facts, which the service sends pipelined in one round trip — here too
--- (\startpipeline). Run with -M prepared (the service's statements are prepared).
+-- the code with its merchant (src/db/shop_codes.rs find_with_merchant) and every fact the page
+-- shows of that merchant as one JSON document (src/db/merchants.rs SCAN_PAGE_FACTS_SQL, whose
+-- parameters are the code, today, the first day of the complaint statistics and three limits),
+-- sent pipelined in one round trip, as the service sends them. A connection in use within the
+-- last second is handed out without a check (src/db/mod.rs), so under load there is no
+-- `SELECT 1`. Run with -M prepared (the service's statements are prepared).
 -- :r picks a code by the same Zipf law as the load generator (bench_codes holds the codes file,
--- rank = line number); the merchant's id, region and category come from the first statement
--- (\gset), as they do in the service. :ncodes is passed with -D.
+-- rank = line number; both statements look the code up there, a primary-key read, where the
+-- service binds it). :ncodes is passed with -D. A unit test (db::merchants) checks that the
+-- second statement is the service's.
 \set r random_zipfian(1, :ncodes, 1.1)
-\set one 1
-SELECT :one;
+\startpipeline
 SELECT "shop_codes"."code", "shop_codes"."merchant_id", "shop_codes"."issued_at", "shop_codes"."issued_by",
   "shop_codes"."revoked_at", "shop_codes"."revoked_by", "shop_codes"."revoke_reason", "merchants"."id",
   "merchants"."uscc", "merchants"."name", "merchants"."legal_representative", "merchants"."category",
@@ -19,52 +21,6 @@ SELECT "shop_codes"."code", "shop_codes"."merchant_id", "shop_codes"."issued_at"
   "merchants"."uscc_check_override_reason", "merchants"."grade", "merchants"."version", "merchants"."created_at",
   "merchants"."updated_at"
   FROM ("shop_codes" INNER JOIN "merchants" ON ("shop_codes"."merchant_id" = "merchants"."id"))
-  WHERE ("shop_codes"."code" = (SELECT code FROM bench_codes WHERE rank = :r)) LIMIT 1 \gset m_
-\startpipeline
-SELECT "credit_records"."id", "credit_records"."merchant_id", "credit_records"."kind", "credit_records"."department",
-  "credit_records"."decision_no", "credit_records"."decided_on", "credit_records"."summary",
-  "credit_records"."publicity_until", "credit_records"."created_at"
-  FROM "credit_records"
-  WHERE ((("credit_records"."merchant_id" = :m_id) AND ("credit_records"."withdrawn_at" IS NULL))
-    AND (("credit_records"."publicity_until" IS NULL) OR ("credit_records"."publicity_until" >= current_date)))
-  ORDER BY "credit_records"."decided_on" DESC, "credit_records"."id" DESC;
-SELECT "inspections"."id", "inspections"."merchant_id", "inspections"."kind", "inspections"."inspected_on",
-  "inspections"."department", "inspections"."result", "inspections"."summary", "inspections"."created_at"
-  FROM "inspections"
-  WHERE (("inspections"."merchant_id" = :m_id) AND ("inspections"."withdrawn_at" IS NULL))
-  ORDER BY "inspections"."inspected_on" DESC, "inspections"."id" DESC LIMIT 50;
-SELECT "licences"."id", "licences"."merchant_id", "licences"."kind", "licences"."number", "licences"."issuer",
-  "licences"."valid_from", "licences"."valid_until", "licences"."created_at"
-  FROM "licences" WHERE ("licences"."merchant_id" = :m_id)
-  ORDER BY "licences"."valid_from" DESC, "licences"."id" DESC LIMIT 100;
-SELECT "photos"."id", "photos"."public_id", "photos"."merchant_id", "photos"."kind", "photos"."width",
-  "photos"."height", "photos"."thumb_width", "photos"."thumb_height", "photos"."created_at"
-  FROM "photos" WHERE (("photos"."merchant_id" = :m_id) AND ("photos"."kind" = 'storefront'))
-  ORDER BY "photos"."id" DESC LIMIT 1;
-SELECT count("complaints"."id") FILTER ( WHERE ((("complaints"."status" = 'submitted') AND ("complaints"."accept_deadline" < current_date))
-    OR (("complaints"."status" = 'accepted') AND ("complaints"."conclude_deadline" < current_date)))),
-  min("complaints"."accept_deadline") FILTER ( WHERE (("complaints"."status" = 'submitted') AND ("complaints"."accept_deadline" >= current_date))),
-  min("complaints"."conclude_deadline") FILTER ( WHERE (("complaints"."status" = 'accepted') AND ("complaints"."conclude_deadline" >= current_date)))
-  FROM "complaints"
-  WHERE (("complaints"."merchant_id" = :m_id) AND (("complaints"."status" = 'submitted') OR ("complaints"."status" = 'accepted')));
-SELECT COUNT(*), count("complaints"."id") FILTER ( WHERE ("complaints"."status" = 'resolved')), min("complaints"."received_on")
-  FROM "complaints"
-  WHERE (("complaints"."merchant_id" = :m_id) AND ("complaints"."received_on" >= current_date - interval '12 months'));
-SELECT "warnings"."id", "warnings"."region_code", "warnings"."category", "warnings"."title", "warnings"."body",
-  "warnings"."valid_until", "warnings"."created_by", "warnings"."created_at"
-  FROM "warnings"
-  WHERE ((("warnings"."valid_until" >= current_date) AND (("warnings"."region_code" IS NULL)
-      OR ("warnings"."region_code" = ANY(ARRAY[:m_region_code, left(:m_region_code, 4) || '00', left(:m_region_code, 2) || '0000']))))
-    AND (("warnings"."category" IS NULL) OR ("warnings"."category" = :m_category)))
-  ORDER BY "warnings"."created_at" DESC, "warnings"."id" DESC LIMIT 50;
-SELECT "record_replies"."id", "record_replies"."merchant_id", "record_replies"."record_kind", "record_replies"."record_id",
-  "record_replies"."body", "record_replies"."created_at", "record_replies"."updated_at", "record_replies"."seen_at",
-  "record_replies"."seen_by", "record_replies"."hidden_at", "record_replies"."hidden_by", "record_replies"."hidden_reason",
-  "complaints"."category", "complaints"."closed_at"
-  FROM ("record_replies" LEFT OUTER JOIN "complaints"
-    ON (("complaints"."id" = "record_replies"."record_id") AND ("record_replies"."record_kind" = 'complaint')))
-  WHERE (("record_replies"."merchant_id" = :m_id) AND ("record_replies"."hidden_at" IS NULL))
-  ORDER BY "record_replies"."id" ASC LIMIT 1000;
-SELECT "objections"."record_kind", "objections"."record_id" FROM "objections"
-  WHERE (("objections"."merchant_id" = :m_id) AND ("objections"."status" = 'open'));
+  WHERE ("shop_codes"."code" = (SELECT code FROM bench_codes WHERE rank = :r)) LIMIT 1;
+WITH m AS (SELECT mm.id, mm.region_code, mm.category FROM shop_codes sc JOIN merchants mm ON mm.id = sc.merchant_id WHERE sc.code = (SELECT code FROM bench_codes WHERE rank = :r) LIMIT 1) SELECT json_build_object('credit', (SELECT COALESCE(json_agg(t ORDER BY t.decided_on DESC, t.id DESC), '[]') FROM (SELECT r.id, r.merchant_id, r.kind, r.department, r.decision_no, r.decided_on, r.summary, r.publicity_until, r.created_at FROM credit_records r JOIN m ON r.merchant_id = m.id WHERE r.withdrawn_at IS NULL AND (r.publicity_until IS NULL OR r.publicity_until >= current_date)) t), 'inspections', (SELECT COALESCE(json_agg(t ORDER BY t.inspected_on DESC, t.id DESC), '[]') FROM (SELECT i.id, i.merchant_id, i.kind, i.inspected_on, i.department, i.result, i.summary, i.created_at FROM inspections i JOIN m ON i.merchant_id = m.id WHERE i.withdrawn_at IS NULL ORDER BY i.inspected_on DESC, i.id DESC LIMIT 50) t), 'licences', (SELECT COALESCE(json_agg(t ORDER BY t.valid_from DESC, t.id DESC), '[]') FROM (SELECT l.id, l.merchant_id, l.kind, l.number, l.issuer, l.valid_from, l.valid_until, l.created_at FROM licences l JOIN m ON l.merchant_id = m.id ORDER BY l.valid_from DESC, l.id DESC LIMIT 100) t), 'storefront', (SELECT row_to_json(t) FROM (SELECT p.id, p.public_id, p.merchant_id, p.kind, p.width, p.height, p.thumb_width, p.thumb_height, p.created_at FROM photos p JOIN m ON p.merchant_id = m.id WHERE p.kind = 'storefront' ORDER BY p.id DESC LIMIT 1) t), 'overdue', (SELECT json_build_array(count(c.id) FILTER (WHERE (c.status = 'submitted' AND c.accept_deadline < current_date) OR (c.status = 'accepted' AND c.conclude_deadline < current_date)), min(c.accept_deadline) FILTER (WHERE c.status = 'submitted' AND c.accept_deadline >= current_date), min(c.conclude_deadline) FILTER (WHERE c.status = 'accepted' AND c.conclude_deadline >= current_date)) FROM complaints c JOIN m ON c.merchant_id = m.id WHERE c.status IN ('submitted', 'accepted')), 'stats', (SELECT json_build_array(count(*), count(c.id) FILTER (WHERE c.status = 'resolved'), min(c.received_on)) FROM complaints c JOIN m ON c.merchant_id = m.id WHERE c.received_on >= (current_date - interval '12 months')::date), 'warnings', (SELECT COALESCE(json_agg(t ORDER BY t.created_at DESC, t.id DESC), '[]') FROM (SELECT w.id, w.region_code, w.category, w.title, w.body, w.valid_until, w.created_at FROM warnings w JOIN m ON (w.region_code IS NULL OR w.region_code IN (m.region_code, left(m.region_code, 4) || '00', left(m.region_code, 2) || '0000')) AND (w.category IS NULL OR w.category = m.category) WHERE w.valid_until >= current_date ORDER BY w.created_at DESC, w.id DESC LIMIT 50) t), 'replies', (SELECT COALESCE(json_agg(json_build_array(json_build_object('id', t.id, 'merchant_id', t.merchant_id, 'record_kind', t.record_kind, 'record_id', t.record_id, 'body', t.body, 'created_at', t.created_at, 'updated_at', t.updated_at, 'seen_at', t.seen_at, 'seen_by', t.seen_by, 'hidden_at', t.hidden_at, 'hidden_by', t.hidden_by, 'hidden_reason', t.hidden_reason), t.category, t.closed_at) ORDER BY t.id), '[]') FROM (SELECT r.*, c.category, c.closed_at FROM record_replies r JOIN m ON r.merchant_id = m.id LEFT JOIN complaints c ON c.id = r.record_id AND r.record_kind = 'complaint' WHERE r.hidden_at IS NULL ORDER BY r.id LIMIT 1000) t), 'objected', (SELECT COALESCE(json_agg(json_build_array(o.record_kind, o.record_id)), '[]') FROM objections o JOIN m ON o.merchant_id = m.id WHERE o.status = 'open'))::text AS facts;
 \endpipeline

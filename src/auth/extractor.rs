@@ -92,9 +92,10 @@ impl FromRequest for CurrentUser {
                 .parse()
                 .map_err(|_| AppError::Unauthorized("the token is invalid or expired"))?;
             let mut conn = state.pool.get().await?;
-            let user = db::users::find(&mut conn, id)
+            let (user, regions) = db::users::find_with_regions(&mut conn, id)
                 .await?
                 .ok_or(AppError::Unauthorized("the token is invalid or expired"))?;
+            drop(conn);
             if user.disabled {
                 return Err(AppError::Unauthorized("this account is disabled"));
             }
@@ -112,7 +113,6 @@ impl FromRequest for CurrentUser {
                     "the account's role changed after this token was issued; log in again",
                 ));
             }
-            let regions = db::users::region_codes(&mut conn, user.id).await?;
             Ok(CurrentUser::new(
                 user.id,
                 user.username,

@@ -660,7 +660,7 @@ pub async fn overdue_of<C: diesel_async::AsyncConnectionCore<Backend = Pg> + Sen
 // ---------------------------------------------------------------------------------------------
 // Warnings
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[diesel(table_name = warnings, check_for_backend(Pg))]
 pub struct WarningRow {
     pub id: i64,

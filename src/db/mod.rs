@@ -20,14 +20,51 @@ pub mod users;
 
 use std::time::Duration;
 
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use deadpool::managed::{Metrics, Object, Pool, RecycleError, RecycleResult};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
 use diesel_async::AsyncPgConnection;
 
 use crate::config::Settings;
 
-pub type DbPool = Pool<AsyncPgConnection>;
-pub type DbConn = Object<AsyncPgConnection>;
+pub type DbPool = Pool<Manager>;
+pub type DbConn = Object<Manager>;
+
+/// A connection idle at least this long is checked with a query before it is handed out.
+const VERIFY_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// diesel-async's deadpool manager, except that a connection is checked with `SELECT 1` before
+/// it is handed out only when it has been idle for `VERIFY_IDLE_AFTER`. Under load every
+/// checkout otherwise costs a round trip of its own (one of three for an uncached scan page,
+/// and each round trip waits for the worker to poll it again: at peak that made the staff
+/// pool's connections busy long enough to run out). A connection PostgreSQL closed (a restart)
+/// is known without a query (`is_broken`: its socket is closed) and is replaced either way; one
+/// that went bad silently while in use fails its request, which is answered 503 and dropped.
+pub struct Manager {
+    inner: AsyncDieselConnectionManager<AsyncPgConnection>,
+}
+
+impl deadpool::managed::Manager for Manager {
+    type Type = AsyncPgConnection;
+    type Error = diesel_async::pooled_connection::PoolError;
+
+    async fn create(&self) -> Result<AsyncPgConnection, Self::Error> {
+        self.inner.create().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        metrics: &Metrics,
+    ) -> RecycleResult<Self::Error> {
+        if std::thread::panicking() || conn.is_broken() {
+            return Err(RecycleError::Message("broken connection".into()));
+        }
+        if metrics.last_used() < VERIFY_IDLE_AFTER {
+            return Ok(());
+        }
+        self.inner.recycle(conn, metrics).await
+    }
+}
 
 /// Builds the pool; connections are opened on demand, so this succeeds while PostgreSQL is down
 /// (`/readyz` then says so).
@@ -89,7 +126,9 @@ pub fn with_statement_timeout(url: &str, timeout: Duration) -> String {
 }
 
 pub(crate) fn build(database_url: &str, size: usize, wait: Duration) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let manager = Manager {
+        inner: AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url),
+    };
     Pool::builder(manager)
         .max_size(size)
         .wait_timeout(Some(wait))

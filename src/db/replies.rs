@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::audit::{self, Actor};
 use super::schema::{complaints, credit_records, inspections, record_replies};
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, serde::Deserialize)]
 #[diesel(table_name = record_replies, check_for_backend(diesel::pg::Pg))]
 pub struct ReplyRow {
     pub id: i64,

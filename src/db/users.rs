@@ -91,6 +91,27 @@ pub async fn region_codes(conn: &mut AsyncPgConnection, user_id: i64) -> QueryRe
         .await
 }
 
+/// The user and its region codes, the two reads sent together (one round trip: every
+/// bearer-authenticated request makes it while holding a pooled connection).
+pub async fn find_with_regions(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+) -> QueryResult<Option<(UserRow, Vec<String>)>> {
+    let shared: &AsyncPgConnection = conn;
+    let (mut c1, mut c2) = (shared, shared);
+    let user = users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(&mut c1);
+    let regions = user_regions::table
+        .filter(user_regions::user_id.eq(id))
+        .select(user_regions::region_code)
+        .order(user_regions::region_code)
+        .load::<String>(&mut c2);
+    let (user, regions) = futures_util::try_join!(async { user.await.optional() }, regions)?;
+    Ok(user.map(|u| (u, regions)))
+}
+
 /// Inserts a user and its jurisdiction. Call inside a transaction.
 pub async fn insert(
     conn: &mut AsyncPgConnection,

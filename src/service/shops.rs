@@ -40,14 +40,22 @@ async fn lookup_on(
     code: &str,
     today: NaiveDate,
 ) -> AppResult<Lookup> {
-    let conn = &mut *conn;
-    let Some((code_row, m)) = db::shop_codes::find_with_merchant(conn, code).await? else {
+    // The code's row and the facts of its merchant, sent together: one round trip. The facts
+    // are read even for a withdrawn or unknown code (they come back empty for the latter):
+    // cheaper than a second round trip for every page that is shown.
+    let shared: &AsyncPgConnection = conn;
+    let (mut c1, mut c2) = (shared, shared);
+    let (found, facts) = futures_util::try_join!(
+        db::shop_codes::find_with_merchant(&mut c1, code),
+        db::merchants::scan_page_facts(&mut c2, code, today)
+    )?;
+    let Some((code_row, m)) = found else {
         return Ok(Lookup::Unknown);
     };
     if code_row.revoked_at.is_some() {
         return Ok(Lookup::Withdrawn);
     }
-    let mut facts = db::merchants::scan_page_facts(conn, &m, today).await?;
+    let mut facts = facts;
     facts.inspections =
         db::merchants::complete_for_grade(conn, m.id, today, facts.inspections).await?;
     Ok(Lookup::Found(Box::new(shop::build(

@@ -247,3 +247,199 @@ async fn unknown_and_withdrawn_codes() {
         200
     );
 }
+
+/// The scan page reads its facts in one statement (`db::merchants::scan_page_facts`); what it
+/// reads must be what the per-table reads give, record for record and in the same order, for
+/// every demo shop and for one given every kind of record the page shows (withdrawn, expired,
+/// hidden and closed ones among them, which the page must leave out).
+#[tokio::test]
+async fn the_scan_pages_one_statement_reads_what_the_per_table_reads_do() {
+    use diesel_async::RunQueryDsl;
+    use yidianyima::db;
+
+    let app = spawn_app().await;
+    yidianyima::demo::load_if_empty(&app.state.pool)
+        .await
+        .unwrap();
+    let mut conn = app.conn().await;
+    let today = yidianyima::domain::time::china_date(chrono::Utc::now());
+
+    #[derive(diesel::QueryableByName)]
+    struct Shop {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        code: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        region_code: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        category: String,
+    }
+    let shops: Vec<Shop> = diesel::sql_query(
+        "SELECT c.code, m.id, m.region_code, m.category FROM shop_codes c \
+         JOIN merchants m ON m.id = c.merchant_id ORDER BY m.id",
+    )
+    .load(&mut *conn)
+    .await
+    .unwrap();
+    assert!(shops.len() > 1000, "the demo's shops have codes");
+    // One shop gets every kind of record, including those the page must not show.
+    let s = &shops[0];
+    let (id, region, county_prefix) = (s.id, &s.region_code, &s.region_code[..4]);
+    let setup = format!(
+        "INSERT INTO credit_records (merchant_id, kind, department, decision_no, decided_on, summary, publicity_until, withdrawn_at)
+           VALUES ({id}, 'penalty', '局', 'A-1', '{today}'::date - 30, '在公示期', '{today}'::date + 30, NULL),
+                  ({id}, 'penalty', '局', 'A-2', '{today}'::date - 30, '同日，后录', NULL, NULL),
+                  ({id}, 'penalty', '局', 'A-3', '{today}'::date - 400, '公示期已过', '{today}'::date - 1, NULL),
+                  ({id}, 'penalty', '局', 'A-4', '{today}'::date - 20, '已撤回', NULL, now());
+         INSERT INTO inspections (merchant_id, kind, inspected_on, department, result, summary, withdrawn_at)
+           VALUES ({id}, 'routine', '{today}'::date - 5, '局', 'pass', '合格', NULL),
+                  ({id}, 'routine', '{today}'::date - 5, '局', 'fail', '同日', NULL),
+                  ({id}, 'routine', '{today}'::date - 3, '局', 'fail', '已撤回', now());
+         INSERT INTO licences (merchant_id, kind, number, issuer, valid_from, valid_until)
+           VALUES ({id}, 'food_business', 'JY1', '局', '{today}'::date - 100, NULL),
+                  ({id}, 'food_business', 'JY2', '局', '{today}'::date - 10, '{today}'::date + 100);
+         INSERT INTO photos (merchant_id, kind, width, height, display, thumb_width, thumb_height, thumb, public_id)
+           VALUES ({id}, 'storefront', 800, 600, '\\x00', 80, 60, '\\x00', repeat('a', 32)),
+                  ({id}, 'storefront', 640, 480, '\\x00', 64, 48, '\\x00', repeat('b', 32)),
+                  ({id}, 'interior', 640, 480, '\\x00', 64, 48, '\\x00', repeat('c', 32));
+         INSERT INTO complaints (tracking_no, merchant_id, shop_code, region_code, consumer_name, consumer_phone,
+             category, description, status, received_on, accept_deadline, conclude_deadline, closed_at, request_hash)
+           VALUES ('900000000001', {id}, '{code}', '{region}', '甲', '13900000001', 'quality', '逾期未受理', 'submitted',
+                   '{today}'::date - 20, '{today}'::date - 13, NULL, NULL, 'h1'),
+                  ('900000000002', {id}, '{code}', '{region}', '乙', '13900000002', 'quality', '待受理', 'submitted',
+                   '{today}'::date - 1, '{today}'::date + 6, NULL, NULL, 'h2'),
+                  ('900000000003', {id}, '{code}', '{region}', '丙', '13900000003', 'quality', '已受理', 'accepted',
+                   '{today}'::date - 9, '{today}'::date - 2, '{today}'::date + 30, NULL, 'h3'),
+                  ('900000000004', {id}, '{code}', '{region}', '丁', '13900000004', 'price', '已解决', 'resolved',
+                   '{today}'::date - 40, '{today}'::date - 33, NULL, now(), 'h4'),
+                  ('900000000005', {id}, '{code}', '{region}', '戊', '13900000005', 'price', '一年多以前', 'resolved',
+                   '{today}'::date - 400, '{today}'::date - 393, NULL, now(), 'h5');
+         INSERT INTO warnings (region_code, category, title, body, valid_until)
+           VALUES (NULL, NULL, '全域', '正文', '{today}'::date + 1),
+                  ('{region}', '{category}', '本县本类', '正文', '{today}'),
+                  ('{county_prefix}00', NULL, '本州', '正文', '{today}'::date + 5),
+                  ('{region}', '{other_category}', '他类', '正文', '{today}'::date + 5),
+                  ((SELECT code FROM regions WHERE code <> '{region}' AND code NOT LIKE '%00' LIMIT 1), NULL, '他处', '正文', '{today}'::date + 5),
+                  (NULL, NULL, '已过期', '正文', '{today}'::date - 1);
+         INSERT INTO record_replies (merchant_id, record_kind, record_id, body, hidden_at, hidden_reason)
+           SELECT {id}, 'credit_record', id, '说明：已整改。', NULL, NULL FROM credit_records WHERE decision_no = 'A-1' AND merchant_id = {id};
+         INSERT INTO record_replies (merchant_id, record_kind, record_id, body, hidden_at, hidden_reason)
+           SELECT {id}, 'inspection', id, '已隐藏', now(), '辱骂' FROM inspections WHERE summary = '合格' AND merchant_id = {id};
+         INSERT INTO record_replies (merchant_id, record_kind, record_id, body)
+           SELECT {id}, 'complaint', id, '已退款' FROM complaints WHERE tracking_no = '900000000004';
+         INSERT INTO objections (merchant_id, record_kind, record_id, reason, status, deadline, decided_at)
+           SELECT {id}, 'inspection', id, '有误', 'open', '{today}'::date + 10, NULL FROM inspections WHERE summary = '同日' AND merchant_id = {id};
+         INSERT INTO objections (merchant_id, record_kind, record_id, reason, status, deadline, decided_at)
+           SELECT {id}, 'credit_record', id, '有误', 'removed', '{today}'::date + 10, now() FROM credit_records WHERE decision_no = 'A-2' AND merchant_id = {id};",
+        code = s.code,
+        category = s.category,
+        other_category = if s.category == "hotel" { "retail" } else { "hotel" },
+    );
+    for statement in setup.split(";\n") {
+        diesel::sql_query(statement)
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{e}: {statement}"));
+    }
+
+    let mut compared = 0;
+    for shop in &shops {
+        let facts = db::merchants::scan_page_facts(&mut *conn, &shop.code, today)
+            .await
+            .unwrap();
+        let id = shop.id;
+        let credit = db::merchants::credit_records_of(&mut conn, id, Some(today), i64::MAX)
+            .await
+            .unwrap();
+        let inspections =
+            db::merchants::inspections_of(&mut conn, id, db::merchants::INSPECTIONS_LOADED)
+                .await
+                .unwrap();
+        let licences = db::merchants::licences_of(&mut conn, id, db::merchants::RECORDS_SHOWN)
+            .await
+            .unwrap();
+        let storefront = db::merchants::photos_of(&mut conn, id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.kind == "storefront");
+        let overdue = db::complaints::overdue_of(&mut *conn, id, today)
+            .await
+            .unwrap();
+        let since = today.checked_sub_months(chrono::Months::new(12)).unwrap();
+        let stats = db::complaints::public_stats(&mut *conn, id, since)
+            .await
+            .unwrap();
+        let region = yidianyima::domain::region::RegionCode::parse(&shop.region_code).unwrap();
+        let warnings =
+            db::complaints::active_warnings(&mut *conn, today, Some(&region), Some(&shop.category))
+                .await
+                .unwrap();
+        let replies = db::replies::public_of(&mut *conn, id).await.unwrap();
+        let objected = db::objections::open_of(&mut *conn, id).await.unwrap();
+        let ctx = format!("shop {} ({})", shop.id, shop.code);
+        assert_eq!(json(&facts.credit), json(&credit), "credit, {ctx}");
+        assert_eq!(
+            json(&facts.inspections),
+            json(&inspections),
+            "inspections, {ctx}"
+        );
+        assert_eq!(json(&facts.licences), json(&licences), "licences, {ctx}");
+        assert_eq!(
+            json(&facts.storefront),
+            json(&storefront),
+            "storefront, {ctx}"
+        );
+        assert_eq!(facts.overdue, overdue, "overdue, {ctx}");
+        assert_eq!(facts.stats, stats, "stats, {ctx}");
+        assert_eq!(json(&facts.warnings), json(&warnings), "warnings, {ctx}");
+        assert_eq!(json(&facts.replies), json(&replies), "replies, {ctx}");
+        assert_eq!(facts.objected, objected, "objections, {ctx}");
+        compared += 1;
+    }
+    assert_eq!(compared, shops.len());
+
+    // The shop given every kind of record shows what it should, so the comparison above was
+    // not between two empty reads.
+    let f = db::merchants::scan_page_facts(&mut *conn, &shops[0].code, today)
+        .await
+        .unwrap();
+    let credit: Vec<&str> = f.credit.iter().map(|r| r.decision_no.as_str()).collect();
+    let at = |no: &str| credit.iter().position(|c| *c == no);
+    assert!(
+        at("A-2").unwrap() < at("A-1").unwrap(),
+        "same day: newer id first: {credit:?}"
+    );
+    assert!(
+        !credit.contains(&"A-3") && !credit.contains(&"A-4"),
+        "{credit:?}"
+    );
+    assert!(f.inspections.iter().all(|i| i.summary != "已撤回"));
+    assert_eq!(f.storefront.as_ref().map(|p| p.width), Some(640));
+    assert_eq!(
+        f.overdue.0, 1,
+        "the submitted one past its deadline to accept"
+    );
+    assert_eq!(f.overdue.1, Some(today + chrono::Days::new(7)));
+    assert_eq!((f.stats.0, f.stats.1), (4, 1));
+    let titles: Vec<&str> = f.warnings.iter().map(|w| w.title.as_str()).collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(!titles.contains(&"他类") && !titles.contains(&"他处") && !titles.contains(&"已过期"));
+    assert_eq!(f.replies.len(), 2);
+    assert_eq!(f.replies[1].1.as_deref(), Some("price"));
+    assert_eq!(f.objected.len(), 1);
+    assert_eq!(f.objected[0].0, "inspection");
+
+    // A code that leads nowhere reads nothing.
+    let none = db::merchants::scan_page_facts(&mut *conn, "ZZZZZZZZZZ", today)
+        .await
+        .unwrap();
+    assert!(none.credit.is_empty() && none.warnings.is_empty() && none.storefront.is_none());
+    assert_eq!((none.overdue, none.stats), ((0, None), (0, 0, None)));
+}
+
+/// Rows as JSON, to compare rows that do not implement `PartialEq`.
+fn json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap()
+}
