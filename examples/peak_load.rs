@@ -273,6 +273,18 @@ async fn one(
             let status = r.status().as_u16();
             match r.bytes().await {
                 Ok(body) => {
+                    // An answer that is neither success, a 404 nor a 503: say what it was (the
+                    // first few), since the counts alone do not tell a 500 from a 400.
+                    static SHOWN: std::sync::atomic::AtomicU32 =
+                        std::sync::atomic::AtomicU32::new(0);
+                    if !matches!(status, 200..=399 | 404 | 503)
+                        && SHOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5
+                    {
+                        eprintln!(
+                            "unexpected answer to {kind:?}: {status} {}",
+                            String::from_utf8_lossy(&body[..body.len().min(400)])
+                        );
+                    }
                     if kind == Kind::Complaint && status == 201 {
                         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
                             if let Some(t) = v.get("tracking_no").and_then(|t| t.as_str()) {

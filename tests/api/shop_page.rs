@@ -431,6 +431,21 @@ async fn the_scan_pages_one_statement_reads_what_the_per_table_reads_do() {
     assert_eq!(f.objected.len(), 1);
     assert_eq!(f.objected[0].0, "inspection");
 
+    // The statement stays prepared on the connection (a `sql_query` is parsed and planned on
+    // every execution, which cost PostgreSQL more than running it).
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let prepared = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%json_build_object(''credit''%'",
+    )
+    .get_result::<N>(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(prepared.n, 1, "the facts' statement is kept prepared");
+
     // A code that leads nowhere reads nothing.
     let none = db::merchants::scan_page_facts(&mut *conn, "ZZZZZZZZZZ", today)
         .await
