@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${CONNS:-200}
 WORKERS=${WORKERS:-2}
-POOL=${POOL:-16}
+POOL=${POOL:-32}
 OUTAGE=${OUTAGE:-20}
 # Settings the service may know (harmless if not): bounded waits on PostgreSQL.
 export DATABASE_STATEMENT_TIMEOUT_MS=${DATABASE_STATEMENT_TIMEOUT_MS:-2000}

@@ -252,6 +252,9 @@ pub async fn submit(
     // The page's complaint figures changed: an active code's page is the one that shows them
     // (a withdrawn code's page does not), so no lookup of the merchant's codes is needed.
     if code_row.revoked_at.is_none() {
+        // The connection goes back first: the invalidation is Redis's work, and at peak a
+        // connection held across it is one the staff reads wait for.
+        drop(conn);
         state.pages.invalidate_codes(&[code_row.code]).await;
     } else {
         state
