@@ -93,7 +93,10 @@ sample_start() { # file
   ( while kill -0 "$srv" 2>/dev/null; do
       rss=$(awk '/VmRSS/ {print $2}' "/proc/$srv/status" 2>/dev/null || echo 0)
       pg=$(psql "$SERVER/postgres" -Atc "SELECT count(*) FILTER (WHERE state = 'active'), count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*) FROM pg_stat_activity WHERE datname = '$DB' AND pid <> pg_backend_pid()" 2>/dev/null | tr '|' ' ')
-      echo "$rss $pg" >> "$1"
+      # The pool (staff reads, complaints): requests waiting for a connection; the in-process
+      # page cache's bytes.
+      met=$(curl -fs "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "yidianyima_db_pool{state=\"waiting\"}" {w=$2} $1 == "yidianyima_page_cache_bytes" {b=$2} END {printf "%d %d", w+0, b+0}')
+      echo "$rss $pg $met" >> "$1"
       sleep 1
     done ) &
   sampler=$!
@@ -130,8 +133,9 @@ measured_run() { # name secs [env...]
   local mem=$((c1[0] - c0[0])) red=$((c1[1] - c0[1])) miss=$((c1[2] - c0[2]))
   local all=$((mem + red + miss)); [ "$all" -gt 0 ] || all=1
   echo "  page cache: memory hits $mem, Redis hits $red, misses (renders) $miss: hit ratio $(echo "scale=4; ($mem + $red) / $all" | bc)"
-  awk '{ if ($1 > r) r = $1; a += $2; if ($2 > ma) ma = $2; if ($3 > l) l = $3; if ($4 > t) t = $4; n++ }
-       END { printf "  server RSS max %.1f MiB; PostgreSQL connections of the database (sampled each second, pool waits are not exposed by the service): total max %d, active mean %.1f max %d, waiting on a lock max %d\n", r/1024, t, a/n, ma, l }' "$work/$name.samples"
+  awk '{ if ($1 > r) r = $1; a += $2; if ($2 > ma) ma = $2; if ($3 > l) l = $3; if ($4 > t) t = $4; w += $5; if ($5 > mw) mw = $5; if ($6 > b) b = $6; n++ }
+       END { printf "  server RSS max %.1f MiB, of which the in-process page cache at most %.1f MiB (yidianyima_page_cache_bytes, budget PAGE_CACHE_MAX_BYTES); PostgreSQL connections of the database (sampled each second): total max %d, active mean %.1f max %d, waiting on a lock max %d; requests waiting for a pooled connection (yidianyima_db_pool{state=\"waiting\"}): mean %.1f, max %d\n", r/1024, b/1048576, t, a/n, ma, l, w/n, mw }' "$work/$name.samples"
+  echo "  pool waits that timed out (yidianyima_db_pool_timeouts_total): $(curl -fs "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "yidianyima_db_pool_timeouts_total" {print $2+0}')"
   local req; req=$(echo "$s" | jq .requests)
   echo "  server CPU: $(echo "scale=1; ($t1 - $t0) / 100" | bc) s, $(echo "scale=3; ($t1 - $t0) * 10 / $req" | bc) ms per request"
   echo "  complaints table: +$((n1 - n0)) rows"

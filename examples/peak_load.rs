@@ -296,10 +296,30 @@ async fn one(
                 }
                 // The answer was cut off: not a complete response. A 201 whose body was lost
                 // is still acknowledged by the server: count it (it must be in the database).
-                Err(_) => (kind, if status == 201 { 201 } else { 0 }),
+                Err(e) => {
+                    transport_error(kind, &e);
+                    (kind, if status == 201 { 201 } else { 0 })
+                }
             }
         }
-        Err(_) => (kind, 0),
+        Err(e) => {
+            transport_error(kind, &e);
+            (kind, 0)
+        }
+    }
+}
+
+/// Says what the first few transport errors were (a timeout, a reset, a refused connection).
+fn transport_error(kind: Kind, e: &reqwest::Error) {
+    static SHOWN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if SHOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 5 {
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            why.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        eprintln!("transport error on {kind:?}: {why}");
     }
 }
 
@@ -371,6 +391,10 @@ async fn run(base: String, codes: Vec<String>, conns: usize, secs: u64) {
     });
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conns)
+        // Below the server's keep-alive (actix: 5 s), as browsers keep theirs: a connection the
+        // server is closing at the moment it is reused fails without an answer (a browser
+        // retries such a GET by itself; reqwest does not).
+        .pool_idle_timeout(Duration::from_secs(4))
         .tcp_nodelay(true)
         .timeout(timeout)
         .build()
