@@ -149,7 +149,7 @@ echo "== 1. Redis down for $OUTAGE s under $CONNS connections (through instance 
 mcode=$(sed -n 1p "$T/probe-codes.txt")
 mid=$(psql "$URL" -Atc "SELECT merchant_id FROM shop_codes WHERE code = '$mcode'")
 page_of "$A" "$mcode" >/dev/null
-in_redis=$(redis-cli -p "$RPORT" exists "${PREFIX}page:$mcode:zh")
+in_redis=$(redis-cli -p "$RPORT" exists "${PREFIX}page:{$mcode}:zh")   # page keys carry the code as a Redis Cluster hash tag
 check "$([ "$in_redis" = 1 ]; echo $?)" "before the outage the page of merchant $mid (/s/$mcode) is cached in Redis"
 load redis "$A" $((OUTAGE + 20))
 sleep 5

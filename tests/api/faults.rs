@@ -55,8 +55,10 @@ async fn a_lock_held_on_merchants_answers_503_within_the_statement_timeout() {
     assert_eq!(r.status(), 200, "recovered once the lock is gone");
 }
 
-/// SIGTERM: a request in flight is answered, the scan counts kept in memory are written, and
-/// the process is gone within 10 s.
+/// SIGTERM: a request in flight is answered; for a moment the service goes on answering, with
+/// `Connection: close`, so a request sent on a kept-alive connection as the signal arrives is
+/// answered rather than cut off; the scan counts kept in memory are written, and the process is
+/// gone within 10 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
     use std::process::{Command, Stdio};
@@ -148,6 +150,22 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
         .status()
         .unwrap()
         .success());
+    // A request on a connection kept alive from before the signal, sent just after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = client
+        .get(format!("{base}/s/{code}"))
+        .send()
+        .await
+        .expect("a request sent as the service stops is answered");
+    assert_eq!(during.status(), 200);
+    assert_eq!(
+        during
+            .headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap()),
+        Some("close"),
+        "answers after the signal tell the client to close"
+    );
     let exited = tokio::task::spawn_blocking(move || {
         for _ in 0..150 {
             if let Some(status) = child.try_wait().unwrap() {
@@ -175,8 +193,8 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
         ))
         .await;
     assert_eq!(
-        scans, 3,
-        "the scans counted in memory were written at shutdown"
+        scans, 4,
+        "the scans counted in memory (one while stopping) were written at shutdown"
     );
 }
 
