@@ -270,14 +270,18 @@ impl From<diesel::result::Error> for AppError {
                 detail: "the database is unavailable",
                 retry_after_secs: 5,
             },
-            // The statement timeout (a lock held, PostgreSQL overloaded), or the server shutting
-            // down under a statement: the request can be tried again shortly.
+            // The statement timeout (a lock held, PostgreSQL overloaded), the server shutting
+            // down under a statement, or its connection gone (a restart: tokio-postgres says
+            // "connection closed" for a query on a connection the server has just closed):
+            // the request can be tried again shortly.
             Error::DatabaseError(_, info)
                 if [
                     "statement timeout",
                     "lock timeout",
                     "terminating connection",
                     "shutting down",
+                    "connection closed",
+                    "error communicating with the server",
                 ]
                 .iter()
                 .any(|m| info.message().contains(m)) =>
@@ -464,5 +468,25 @@ mod unique_violation_tests {
             "{body}"
         );
         assert!(body.contains("username is already taken"), "{body}");
+    }
+
+    /// A query on a connection PostgreSQL closed (a restart under load) is a 503 to retry,
+    /// not a 500: `bench/faults.sh` saw 500s "connection closed" while PostgreSQL restarted.
+    #[test]
+    fn a_connection_closed_under_a_query_is_unavailable() {
+        for message in [
+            "connection closed",
+            "error communicating with the server: Connection reset by peer (os error 104)",
+        ] {
+            let e: AppError = diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                Box::new(message.to_owned()),
+            )
+            .into();
+            assert!(
+                matches!(e, AppError::Unavailable { .. }),
+                "{message}: {e:?}"
+            );
+        }
     }
 }
