@@ -575,13 +575,17 @@ pub async fn list(
         .load::<(ComplaintRow, bool)>(&mut c2);
     let (total, rows) = futures_util::try_join!(total, rows)?;
     let ids: Vec<i64> = rows.iter().map(|(c, _)| c.merchant_id).collect();
-    let names: std::collections::HashMap<i64, String> = merchants::table
-        .filter(merchants::id.eq_any(ids))
-        .select((merchants::id, merchants::name))
-        .load::<(i64, String)>(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let names: std::collections::HashMap<i64, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        merchants::table
+            .filter(merchants::id.eq_any(ids))
+            .select((merchants::id, merchants::name))
+            .load::<(i64, String)>(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
     Ok((
         rows.into_iter()
             .map(|(complaint, overdue)| QueueRow {

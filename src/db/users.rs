@@ -73,7 +73,10 @@ pub async fn find_by_username(
         .optional()
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<UserRow>> {
+pub async fn find<C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send>(
+    conn: &mut C,
+    id: i64,
+) -> QueryResult<Option<UserRow>> {
     users::table
         .find(id)
         .select(UserRow::as_select())
@@ -82,7 +85,10 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<U
         .optional()
 }
 
-pub async fn region_codes(conn: &mut AsyncPgConnection, user_id: i64) -> QueryResult<Vec<String>> {
+pub async fn region_codes<C: diesel_async::AsyncConnectionCore<Backend = diesel::pg::Pg> + Send>(
+    conn: &mut C,
+    user_id: i64,
+) -> QueryResult<Vec<String>> {
     user_regions::table
         .filter(user_regions::user_id.eq(user_id))
         .select(user_regions::region_code)
@@ -99,16 +105,7 @@ pub async fn find_with_regions(
 ) -> QueryResult<Option<(UserRow, Vec<String>)>> {
     let shared: &AsyncPgConnection = conn;
     let (mut c1, mut c2) = (shared, shared);
-    let user = users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first(&mut c1);
-    let regions = user_regions::table
-        .filter(user_regions::user_id.eq(id))
-        .select(user_regions::region_code)
-        .order(user_regions::region_code)
-        .load::<String>(&mut c2);
-    let (user, regions) = futures_util::try_join!(async { user.await.optional() }, regions)?;
+    let (user, regions) = futures_util::try_join!(find(&mut c1, id), region_codes(&mut c2, id))?;
     Ok(user.map(|u| (u, regions)))
 }
 

@@ -279,16 +279,30 @@ async fn backend_pid(conn: &mut AsyncPgConnection, marker: &str) -> i32 {
     .pid
 }
 
+/// A pool of one connection on a fresh schema, and the backend pid of that connection, which
+/// has just run a statement carrying `marker` and is back in the pool.
+async fn pool_of_one(
+    marker: &str,
+) -> (
+    crate::helpers::SchemaGuard,
+    String,
+    yidianyima::db::DbPool,
+    i32,
+) {
+    let (guard, url) = crate::helpers::fresh_schema().await;
+    let pool = yidianyima::db::pool_for(&url, 1).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let pid = backend_pid(&mut conn, marker).await;
+    drop(conn);
+    (guard, url, pool, pid)
+}
+
 /// A connection handed out again right after use costs no round trip of its own (under the
 /// peak mix, a `SELECT 1` per checkout kept the staff pool's connections busy until the pool
 /// ran out); one idle for a second is checked before it is handed out.
 #[tokio::test]
 async fn a_pooled_connection_is_checked_only_after_it_was_idle() {
-    let (_guard, url) = crate::helpers::fresh_schema().await;
-    let pool = yidianyima::db::pool_for(&url, 1).unwrap();
-    let mut conn = pool.get().await.unwrap();
-    let pid = backend_pid(&mut conn, "first-use").await;
-    drop(conn);
+    let (_guard, url, pool, pid) = pool_of_one("first-use").await;
     let conn = pool.get().await.unwrap();
     let seen = last_statement(&url, pid).await;
     assert!(
@@ -310,11 +324,7 @@ async fn a_pooled_connection_is_checked_only_after_it_was_idle() {
 /// replaced when it is next taken from the pool, without a failed request.
 #[tokio::test]
 async fn a_connection_postgresql_closed_is_replaced_at_checkout() {
-    let (_guard, url) = crate::helpers::fresh_schema().await;
-    let pool = yidianyima::db::pool_for(&url, 1).unwrap();
-    let mut conn = pool.get().await.unwrap();
-    let pid = backend_pid(&mut conn, "before").await;
-    drop(conn);
+    let (_guard, url, pool, pid) = pool_of_one("before").await;
     let mut admin = AsyncPgConnection::establish(&url).await.unwrap();
     diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
         .execute(&mut admin)
