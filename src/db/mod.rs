@@ -34,9 +34,9 @@ const VERIFY_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// diesel-async's deadpool manager, except that a connection is checked with `SELECT 1` before
 /// it is handed out only when it has been idle for `VERIFY_IDLE_AFTER`. Under load every
-/// checkout otherwise costs a round trip of its own (one of three for an uncached scan page,
-/// and each round trip waits for the worker to poll it again: at peak that made the staff
-/// pool's connections busy long enough to run out). A connection PostgreSQL closed (a restart)
+/// checkout otherwise costs a round trip of its own (an uncached scan page needs only one
+/// besides, and each round trip waits for the worker to poll it again: at peak that made the
+/// staff pool's connections busy long enough to run out). A connection PostgreSQL closed (a restart)
 /// is known without a query (`is_broken`: its socket is closed) and is replaced either way; one
 /// that went bad silently while in use fails its request, which is answered 503 and dropped.
 pub struct Manager {

@@ -45,7 +45,7 @@ async fn lookup_on(
     // cheaper than a second round trip for every page that is shown.
     let shared: &AsyncPgConnection = conn;
     let (mut c1, mut c2) = (shared, shared);
-    let (found, facts) = futures_util::try_join!(
+    let (found, mut facts) = futures_util::try_join!(
         db::shop_codes::find_with_merchant(&mut c1, code),
         db::merchants::scan_page_facts(&mut c2, code, today)
     )?;
@@ -55,7 +55,6 @@ async fn lookup_on(
     if code_row.revoked_at.is_some() {
         return Ok(Lookup::Withdrawn);
     }
-    let mut facts = facts;
     facts.inspections =
         db::merchants::complete_for_grade(conn, m.id, today, facts.inspections).await?;
     Ok(Lookup::Found(Box::new(shop::build(

@@ -96,6 +96,15 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The child's log, read as it comes (a full pipe would stall it) and shown if a check fails.
+    let log = {
+        let mut err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut s);
+            s
+        })
+    };
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut up = false;
@@ -108,11 +117,8 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
     }
     if !up {
         let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "the service did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let _ = child.wait();
+        panic!("the service did not start: {}", log.join().unwrap());
     }
     for _ in 0..3 {
         let r = client.get(format!("{base}/s/{code}")).send().await.unwrap();
@@ -193,8 +199,11 @@ async fn sigterm_finishes_in_flight_requests_and_flushes_scans_within_10_s() {
         ))
         .await;
     assert_eq!(
-        scans, 4,
-        "the scans counted in memory (one while stopping) were written at shutdown"
+        scans,
+        4,
+        "the scans counted in memory (one while stopping) were written at shutdown; the \
+         service's log:\n{}",
+        log.join().unwrap()
     );
 }
 
