@@ -375,7 +375,14 @@ impl Application {
         if let Some((_, metrics)) = &self.metrics {
             metrics.stop(true).await;
         }
-        if let Err(e) = self.state.scans.flush(&self.state.pool).await {
+        // Through a connection of its own: the pool's connections were opened on the HTTP
+        // workers' runtimes, which have stopped, and one used in the last second is handed out
+        // unchecked ("connection closed": the counts were lost).
+        let flushed = match crate::db::pool_of_size(&self.state.settings, 1) {
+            Ok(pool) => self.state.scans.flush(&pool).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = flushed {
             tracing::error!(error = %e, "scan counts lost at shutdown");
         }
         result

@@ -83,7 +83,7 @@ pub fn public_pool(settings: &Settings) -> anyhow::Result<DbPool> {
     pool_of_size(settings, settings.database_public_pool_size)
 }
 
-fn pool_of_size(settings: &Settings, size: usize) -> anyhow::Result<DbPool> {
+pub(crate) fn pool_of_size(settings: &Settings, size: usize) -> anyhow::Result<DbPool> {
     let url = with_statement_timeout(
         settings.database_url.expose(),
         settings.database_statement_timeout,
